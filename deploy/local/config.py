@@ -1,0 +1,40 @@
+"""Where the local stack lives and which ports it binds, from OVERGANG_STACK_* variables."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+# One database per service: services never read each other's tables.
+SERVICE_DATABASES = ("referral", "notifier", "audit")
+# The services and the ports they answer on.
+SERVICE_PORTS = {"referral": 8000, "notifier": 8001, "audit": 8002}
+# The test harness makes a fresh schema per test in this one.
+TEST_DATABASE = "overgang_test"
+
+
+class StackConfig(BaseSettings):
+    """Settings of the local stack; every field can be set as OVERGANG_STACK_<FIELD>."""
+
+    model_config = SettingsConfigDict(env_prefix="OVERGANG_STACK_", extra="forbid")
+
+    dir: Path = Field(REPOSITORY / "var", description="state, data, logs and the jar cache")
+    host: str = Field("127.0.0.1", description="the only address the servers listen on")
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_heap: str = Field("512m", description="JVM -Xmx for the broker")
+    postgres_port: int = 55432
+    postgres_url: str | None = Field(
+        None, description="use this running server instead of starting the embedded one"
+    )
+    ready_timeout_s: float = 60.0
+
+    @property
+    def state_file(self) -> Path:
+        return self.dir / "stack.json"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.dir / "logs"

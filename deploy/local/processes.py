@@ -1,0 +1,114 @@
+"""Start, recognise and stop the processes the stack owns, by pid and start time."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import psutil
+from pydantic import BaseModel
+
+from deploy.local.errors import StackError
+
+
+class ProcessRecord(BaseModel):
+    """A process the stack started: its pid plus its start time, so that a pid the kernel
+    has since given to another program is never mistaken for ours."""
+
+    pid: int
+    started_at: float
+
+    @classmethod
+    def of(cls, pid: int) -> "ProcessRecord":
+        return cls(pid=pid, started_at=psutil.Process(pid).create_time())
+
+    def running(self) -> bool:
+        try:
+            process = psutil.Process(self.pid)
+            return (
+                abs(process.create_time() - self.started_at) < 0.01
+                and process.status() != psutil.STATUS_ZOMBIE
+            )
+        except psutil.NoSuchProcess:
+            return False
+
+    def stop(self, *, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 30.0) -> None:
+        """Ask the process to stop, wait for it, and kill it if it will not."""
+        if not self.running():
+            return
+        process = psutil.Process(self.pid)
+        try:
+            process.send_signal(sig)
+            process.wait(timeout_s)
+        except psutil.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        except psutil.NoSuchProcess:
+            pass
+
+
+def spawn(
+    command: Sequence[str],
+    *,
+    log_file: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    user: str | None = None,
+) -> ProcessRecord:
+    """Start a long-running process detached from this one (its own session), output to a log."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            list(command),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+            user=user,
+        )
+    return ProcessRecord.of(process.pid)
+
+
+def require_free_port(host: str, port: int, what: str) -> None:
+    """Fail with one clear line when something already listens where we want to."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise StackError(
+                f"port {port} on {host} is already in use, so {what} cannot start there: "
+                f"stop what holds it or choose another port (see deploy/local/config.py)"
+            ) from None
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a log, to explain a failed start."""
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_until(
+    ready: Callable[[], bool],
+    *,
+    process: ProcessRecord,
+    timeout_s: float,
+    what: str,
+    log_file: Path,
+) -> None:
+    """Poll `ready` until it holds; fail at once, with the log's last lines, if the process dies."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not process.running():
+            raise StackError(f"{what} exited during start-up; see {log_file}:\n{tail(log_file)}")
+        if ready():
+            return
+        time.sleep(0.2)
+    process.stop()
+    raise StackError(f"{what} was not ready within {timeout_s:.0f} s; see {log_file}")

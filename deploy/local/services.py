@@ -1,0 +1,49 @@
+"""The three Overgang services, each its own process (`python -m services.<name>`)."""
+
+import sys
+from pathlib import Path
+
+import httpx
+
+from deploy.local.config import REPOSITORY, SERVICE_PORTS, StackConfig
+from deploy.local.processes import require_free_port, spawn, wait_until
+from deploy.local.state import ServiceState, StackState
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start(config: StackConfig, state: StackState, name: str) -> ServiceState:
+    """Start one service against the stack's Kafka and its own database; wait for /readyz."""
+    assert state.kafka is not None and state.postgres is not None, "start the stack first"
+    port = SERVICE_PORTS[name]
+    require_free_port(config.host, port, f"the {name} service")
+    url = f"http://{config.host}:{port}"
+    log_file: Path = config.log_dir / f"{name}.log"
+    process = spawn(
+        [sys.executable, "-m", f"services.{name}"],
+        log_file=log_file,
+        cwd=REPOSITORY,
+        env={
+            "OVERGANG_KAFKA_BOOTSTRAP": state.kafka.bootstrap,
+            "OVERGANG_DATABASE_URL": state.postgres.databases[name],
+            "OVERGANG_HOST": config.host,
+            "OVERGANG_PORT": str(port),
+        },
+    )
+    wait_until(
+        lambda: _ready(url),
+        process=process,
+        timeout_s=config.ready_timeout_s,
+        what=f"the {name} service on {url}",
+        log_file=log_file,
+    )
+    return ServiceState(url=url, process=process)
+
+
+def ready(service: ServiceState) -> bool:
+    return service.process.running() and _ready(service.url)

@@ -1,0 +1,126 @@
+"""Bring the local stack up, report on it and take it down again."""
+
+import signal
+import time
+from dataclasses import dataclass, field
+
+from deploy.local import kafka, postgres, services
+from deploy.local.config import SERVICE_PORTS, StackConfig
+from deploy.local.state import KafkaState, PostgresState, StackState
+
+
+@dataclass
+class StartReport:
+    """What `up` did, and how long each part took to become ready (seconds)."""
+
+    started: list[str] = field(default_factory=list)
+    already_running: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _kafka_up(state: StackState) -> bool:
+    current = state.kafka
+    if current is None or (current.process is not None and not current.process.running()):
+        return False
+    return kafka.answers(current.bootstrap)
+
+
+def _postgres_up(state: StackState) -> bool:
+    current = state.postgres
+    return current is not None and (current.process is None or current.process.running())
+
+
+def up(config: StackConfig, *, with_services: bool = False) -> tuple[StackState, StartReport]:
+    """Start whatever is not running yet. Safe to call again: what runs is left alone."""
+    state = StackState.load(config.state_file)
+    report = StartReport()
+    config.log_dir.mkdir(parents=True, exist_ok=True)
+
+    began = time.monotonic()
+    if _kafka_up(state):
+        report.already_running.append("kafka")
+    else:
+        process = kafka.start(config)
+        state.kafka = KafkaState(bootstrap=kafka.bootstrap_servers(config), process=process)
+        state.save(config.state_file)
+        report.started.append("kafka")
+        report.seconds["kafka"] = time.monotonic() - began
+
+    began = time.monotonic()
+    if _postgres_up(state):
+        report.already_running.append("postgres")
+    elif config.postgres_url is not None:
+        databases = postgres.ensure_databases(config.postgres_url)
+        state.postgres = PostgresState(url=config.postgres_url, databases=databases)
+        report.started.append("postgres (existing server)")
+    else:
+        process = postgres.start(config)
+        url = postgres.server_url(config)
+        state.postgres = PostgresState(
+            url=url, databases=postgres.ensure_databases(url), process=process
+        )
+        state.save(config.state_file)
+        report.started.append("postgres")
+        report.seconds["postgres"] = time.monotonic() - began
+    state.save(config.state_file)
+
+    if with_services:
+        for name in SERVICE_PORTS:
+            began = time.monotonic()
+            current = state.services.get(name)
+            if current is not None and services.ready(current):
+                report.already_running.append(name)
+                continue
+            state.services[name] = services.start(config, state, name)
+            state.save(config.state_file)
+            report.started.append(name)
+            report.seconds[name] = time.monotonic() - began
+    return state, report
+
+
+def down(config: StackConfig) -> list[str]:
+    """Stop exactly the processes `up` started, services first; return what was stopped."""
+    state = StackState.load(config.state_file)
+    stopped: list[str] = []
+    for name, service in state.services.items():
+        if service.process.running():
+            service.process.stop()
+            stopped.append(name)
+    state.services.clear()
+    if state.kafka is not None and state.kafka.process is not None:
+        if state.kafka.process.running():
+            state.kafka.process.stop(timeout_s=60)
+            stopped.append("kafka")
+    state.kafka = None
+    if state.postgres is not None and state.postgres.process is not None:
+        if state.postgres.process.running():
+            # SIGINT is PostgreSQL's "fast" shutdown: roll back open work and stop cleanly.
+            state.postgres.process.stop(sig=signal.SIGINT, timeout_s=60)
+            stopped.append("postgres")
+    state.postgres = None
+    config.state_file.unlink(missing_ok=True)
+    return stopped
+
+
+def status(config: StackConfig) -> dict[str, str]:
+    """For each part: 'running at …', 'stopped' or 'not started'."""
+    state = StackState.load(config.state_file)
+    report: dict[str, str] = {}
+    if state.kafka is None:
+        report["kafka"] = "not started"
+    else:
+        report["kafka"] = (
+            f"running at {state.kafka.bootstrap}" if _kafka_up(state) else "stopped"
+        )
+    if state.postgres is None:
+        report["postgres"] = "not started"
+    else:
+        where = postgres.redacted(state.postgres.url)
+        report["postgres"] = f"running at {where}" if _postgres_up(state) else "stopped"
+    for name in SERVICE_PORTS:
+        service = state.services.get(name)
+        if service is None:
+            report[name] = "not started"
+        else:
+            report[name] = f"ready at {service.url}" if services.ready(service) else "not ready"
+    return report
