@@ -1,0 +1,1 @@
+"""The Overgang services and the one plumbing package they share."""

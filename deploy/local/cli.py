@@ -14,10 +14,18 @@ from deploy.local.errors import StackError
 
 
 def _up(config: StackConfig, arguments: argparse.Namespace) -> None:
-    state, report = stack.up(config, with_services=arguments.services)
+    _, report = stack.up(config, with_services=arguments.services)
     if arguments.json:
-        print(json.dumps({"started": report.started, "already_running": report.already_running,
-                          "seconds": report.seconds, "status": stack.status(config)}))
+        print(
+            json.dumps(
+                {
+                    "started": report.started,
+                    "already_running": report.already_running,
+                    "seconds": report.seconds,
+                    "status": stack.status(config),
+                }
+            )
+        )
         return
     for name, seconds in report.seconds.items():
         print(f"{name:<9} ready in {seconds:5.1f} s")
@@ -51,16 +59,20 @@ def _print_status(report: dict[str, str]) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="overgang", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = argparse.ArgumentParser(
+        prog="overgang", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     groups = top.add_subparsers(dest="group", required=True)
     stack_parser = groups.add_parser(
         "stack", help="the local Kafka, PostgreSQL and services, without Docker"
     )
     actions = stack_parser.add_subparsers(dest="action", required=True)
     up = actions.add_parser("up", help="start what is not running (idempotent)")
-    up.add_argument("--services", action="store_true",
-                    help="also start the referral, notifier and audit services")
+    up.add_argument(
+        "--services",
+        action="store_true",
+        help="also start the referral, notifier and audit services",
+    )
     up.set_defaults(run=_up)
     actions.add_parser("down", help="stop exactly what `up` started").set_defaults(run=_down)
     actions.add_parser("status", help="say what runs, and where").set_defaults(run=_status)

@@ -11,12 +11,10 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from aiokafka import AIOKafkaClient
-from aiokafka.errors import KafkaError
-
 from deploy.local.config import REPOSITORY, StackConfig
 from deploy.local.errors import StackError
 from deploy.local.processes import ProcessRecord, require_free_port, spawn, wait_until
+from services.plumbing.kafka import metadata_answers
 
 POM = REPOSITORY / "deploy" / "kafka" / "pom.xml"
 MINIMUM_JAVA = 17
@@ -58,8 +56,15 @@ def ensure_jars(config: StackConfig) -> Path:
         shutil.rmtree(libs)
     libs.mkdir(parents=True)
     result = subprocess.run(
-        [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-         f"-DoutputDirectory={libs}"],
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={libs}",
+        ],
         capture_output=True,
         text=True,
     )
@@ -127,8 +132,18 @@ def ensure_formatted(config: StackConfig, java: str, libs: Path, server: Path, l
     # Kafka writes cluster ids as URL-safe base64 of 16 random bytes, unpadded.
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     result = subprocess.run(
-        [java, "-cp", f"{libs}/*", f"-Dlog4j2.configurationFile={log4j}",
-         "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(server)],
+        [
+            java,
+            "-cp",
+            f"{libs}/*",
+            f"-Dlog4j2.configurationFile={log4j}",
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(server),
+        ],
         capture_output=True,
         text=True,
     )
@@ -140,18 +155,7 @@ def answers(bootstrap: str) -> bool:
     """True when the broker answers a metadata request."""
     # A refused connection is the expected answer while the broker starts: don't log it.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-
-    async def metadata() -> bool:
-        client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
-        try:
-            await client.bootstrap()
-            return True
-        except KafkaError:
-            return False
-        finally:
-            await client.close()
-
-    return asyncio.run(metadata())
+    return asyncio.run(metadata_answers(bootstrap))
 
 
 def start(config: StackConfig) -> ProcessRecord:
@@ -164,9 +168,18 @@ def start(config: StackConfig) -> ProcessRecord:
     ensure_formatted(config, java, libs, server, log4j)
     log_file = config.log_dir / "kafka.out"
     process = spawn(
-        [java, f"-Xmx{config.kafka_heap}", f"-Xms{config.kafka_heap}", "-XX:+UseG1GC",
-         "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}",
-         "-cp", f"{libs}/*", "kafka.Kafka", str(server)],
+        [
+            java,
+            f"-Xmx{config.kafka_heap}",
+            f"-Xms{config.kafka_heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={log4j}",
+            "-cp",
+            f"{libs}/*",
+            "kafka.Kafka",
+            str(server),
+        ],
         log_file=log_file,
     )
     bootstrap = bootstrap_servers(config)

@@ -94,9 +94,17 @@ def ensure_initialised(config: StackConfig, user: str | None) -> Path:
     _chown(handover_path, user)
     try:
         result = subprocess.run(
-            [str(_binaries() / "initdb"), "-D", str(data), "-U", ROLE,
-             f"--pwfile={handover_path}", "--auth=scram-sha-256", "--encoding=UTF8",
-             "--locale=C.UTF-8"],
+            [
+                str(_binaries() / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                ROLE,
+                f"--pwfile={handover_path}",
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
             capture_output=True,
             text=True,
             user=user,
@@ -112,7 +120,7 @@ def _answers(url: str) -> bool:
     async def connect() -> bool:
         try:
             connection = await asyncpg.connect(url, timeout=2)
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, asyncpg.PostgresError):
             return False
         await connection.close()
         return True
@@ -130,8 +138,17 @@ def start(config: StackConfig) -> ProcessRecord:
     log_file.touch()
     _chown(log_file, user)
     process = spawn(
-        [str(_binaries() / "postgres"), "-D", str(data), "-h", config.host,
-         "-p", str(config.postgres_port), "-c", "unix_socket_directories="],
+        [
+            str(_binaries() / "postgres"),
+            "-D",
+            str(data),
+            "-h",
+            config.host,
+            "-p",
+            str(config.postgres_port),
+            "-c",
+            "unix_socket_directories=",
+        ],
         log_file=log_file,
         user=user,
     )
@@ -152,10 +169,12 @@ def ensure_databases(url: str) -> dict[str, str]:
     async def create() -> None:
         try:
             connection = await asyncpg.connect(url, timeout=10)
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as error:
+        except (TimeoutError, OSError, asyncpg.PostgresError) as error:
             raise StackError(f"cannot connect to PostgreSQL at {redacted(url)}: {error}") from None
         try:
-            existing = {row["datname"] for row in await connection.fetch("SELECT datname FROM pg_database")}
+            existing = {
+                row["datname"] for row in await connection.fetch("SELECT datname FROM pg_database")
+            }
             for name in wanted:
                 if name not in existing:
                     await connection.execute(f'CREATE DATABASE "{name}"')

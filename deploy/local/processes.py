@@ -50,6 +50,11 @@ class ProcessRecord(BaseModel):
             pass
 
 
+# The processes this interpreter started. They outlive it on purpose; holding their Popen
+# objects keeps Python from warning, as they are collected, that they still run.
+_started: list["subprocess.Popen[bytes]"] = []
+
+
 def spawn(
     command: Sequence[str],
     *,
@@ -71,6 +76,7 @@ def spawn(
             start_new_session=True,
             user=user,
         )
+    _started.append(process)
     return ProcessRecord.of(process.pid)
 
 

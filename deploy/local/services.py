@@ -19,7 +19,8 @@ def _ready(url: str) -> bool:
 
 def start(config: StackConfig, state: StackState, name: str) -> ServiceState:
     """Start one service against the stack's Kafka and its own database; wait for /readyz."""
-    assert state.kafka is not None and state.postgres is not None, "start the stack first"
+    assert state.kafka is not None, "start Kafka first"
+    assert state.postgres is not None, "start PostgreSQL first"
     port = SERVICE_PORTS[name]
     require_free_port(config.host, port, f"the {name} service")
     url = f"http://{config.host}:{port}"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from deploy.local import kafka, postgres, services
 from deploy.local.config import SERVICE_PORTS, StackConfig
+from deploy.local.processes import ProcessRecord
 from deploy.local.state import KafkaState, PostgresState, StackState
 
 
@@ -59,7 +60,6 @@ def up(config: StackConfig, *, with_services: bool = False) -> tuple[StackState,
         state.postgres = PostgresState(
             url=url, databases=postgres.ensure_databases(url), process=process
         )
-        state.save(config.state_file)
         report.started.append("postgres")
         report.seconds["postgres"] = time.monotonic() - began
     state.save(config.state_file)
@@ -81,23 +81,19 @@ def up(config: StackConfig, *, with_services: bool = False) -> tuple[StackState,
 def down(config: StackConfig) -> list[str]:
     """Stop exactly the processes `up` started, services first; return what was stopped."""
     state = StackState.load(config.state_file)
-    stopped: list[str] = []
-    for name, service in state.services.items():
-        if service.process.running():
-            service.process.stop()
+    owned: list[tuple[str, ProcessRecord | None, signal.Signals]] = [
+        (name, service.process, signal.SIGTERM) for name, service in state.services.items()
+    ]
+    if state.kafka is not None:
+        owned.append(("kafka", state.kafka.process, signal.SIGTERM))
+    if state.postgres is not None:
+        # SIGINT is PostgreSQL's "fast" shutdown: roll back open work and stop cleanly.
+        owned.append(("postgres", state.postgres.process, signal.SIGINT))
+    stopped = []
+    for name, process, sig in owned:
+        if process is not None and process.running():
+            process.stop(sig=sig, timeout_s=60)
             stopped.append(name)
-    state.services.clear()
-    if state.kafka is not None and state.kafka.process is not None:
-        if state.kafka.process.running():
-            state.kafka.process.stop(timeout_s=60)
-            stopped.append("kafka")
-    state.kafka = None
-    if state.postgres is not None and state.postgres.process is not None:
-        if state.postgres.process.running():
-            # SIGINT is PostgreSQL's "fast" shutdown: roll back open work and stop cleanly.
-            state.postgres.process.stop(sig=signal.SIGINT, timeout_s=60)
-            stopped.append("postgres")
-    state.postgres = None
     config.state_file.unlink(missing_ok=True)
     return stopped
 
@@ -109,9 +105,7 @@ def status(config: StackConfig) -> dict[str, str]:
     if state.kafka is None:
         report["kafka"] = "not started"
     else:
-        report["kafka"] = (
-            f"running at {state.kafka.bootstrap}" if _kafka_up(state) else "stopped"
-        )
+        report["kafka"] = f"running at {state.kafka.bootstrap}" if _kafka_up(state) else "stopped"
     if state.postgres is None:
         report["postgres"] = "not started"
     else:

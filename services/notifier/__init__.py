@@ -1,0 +1,1 @@
+"""Overgang notifier service: signed webhooks, e-mail and an in-app inbox per organisation."""

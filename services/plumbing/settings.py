@@ -1,0 +1,73 @@
+"""One settings base class for every service, read from OVERGANG_* environment variables.
+
+On a developer's machine, what the environment leaves unset is taken from the local stack's
+state file (written by `overgang stack up`), so `python -m services.referral` just works."""
+
+import json
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_STACK_STATE = Path(__file__).resolve().parents[2] / "var" / "stack.json"
+
+
+class LocalStackSource(PydanticBaseSettingsSource):
+    """Kafka and this service's database URL from the local stack's state file, if there is one."""
+
+    def __init__(self, settings_cls: type[BaseSettings], service: str) -> None:
+        super().__init__(settings_cls)
+        path = Path(os.environ.get("OVERGANG_STACK_STATE", DEFAULT_STACK_STATE))
+        self.values: dict[str, Any] = {}
+        if not path.exists():
+            return
+        state = json.loads(path.read_text())
+        if state.get("kafka"):
+            self.values["kafka_bootstrap"] = state["kafka"]["bootstrap"]
+        database = (state.get("postgres") or {}).get("databases", {}).get(service)
+        if database:
+            self.values["database_url"] = database
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs to run; each service subclasses it with its name and port."""
+
+    model_config = SettingsConfigDict(env_prefix="OVERGANG_", extra="ignore")
+
+    service_name: ClassVar[str]
+
+    kafka_bootstrap: str = Field(description="Kafka bootstrap servers, host:port[,host:port]")
+    database_url: SecretStr = Field(description="PostgreSQL URL of this service's own database")
+    host: str = Field("127.0.0.1", description="address the HTTP API binds to")
+    port: int = Field(description="port the HTTP API answers on")
+    kafka_retry_s: float = Field(2.0, description="pause between attempts to reach Kafka")
+    readiness_timeout_s: float = Field(2.0, description="how long /readyz waits for each check")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            file_secret_settings,
+            LocalStackSource(settings_cls, cls.service_name),
+        )

@@ -1,0 +1,2 @@
+"""Overgang referral service: organisations, agreements, subjects, consents and the
+referral lifecycle."""

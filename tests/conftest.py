@@ -1,0 +1,69 @@
+"""Session-wide servers and per-test isolation: a fresh schema and fresh topics per test."""
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import asyncpg
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from tests.servers import Servers, running_servers
+
+NewTopicFactory = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    with running_servers() as found:
+        yield found
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return "servers: real Kafka and PostgreSQL, found by tests/servers.py"
+
+
+@pytest.fixture(scope="session")
+async def kafka_admin(servers: Servers) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers.kafka_bootstrap)
+    await admin.start()
+    yield admin
+    await admin.close()
+
+
+@pytest.fixture
+async def new_topic(kafka_admin: AIOKafkaAdminClient) -> AsyncIterator[NewTopicFactory]:
+    """Creates topics that only this test uses, and deletes them afterwards."""
+    created: list[str] = []
+
+    async def create(name: str = "topic", *, partitions: int = 3) -> str:
+        topic = f"test.{name}.{uuid.uuid4().hex[:12]}"
+        await kafka_admin.create_topics(
+            [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
+        )
+        created.append(topic)
+        return topic
+
+    yield create
+    if created:
+        await kafka_admin.delete_topics(created)
+
+
+@pytest.fixture
+async def schema(servers: Servers) -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL schema for this test alone, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(servers.database_url)
+    await admin.execute(f'CREATE SCHEMA "{name}"')
+    yield name
+    await admin.execute(f'DROP SCHEMA "{name}" CASCADE')
+    await admin.close()
+
+
+@pytest.fixture
+async def db(servers: Servers, schema: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection whose search path is this test's own schema."""
+    connection = await asyncpg.connect(
+        servers.database_url, server_settings={"search_path": schema}
+    )
+    yield connection
+    await connection.close()
