@@ -24,6 +24,10 @@ class StackConfig(BaseSettings):
     host: str = Field("127.0.0.1", description="the only address the servers listen on")
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
+    kafka_jars: Path = Field(
+        REPOSITORY / "var" / "cache" / "kafka-jars",
+        description="jars fetched by deploy/kafka/pom.xml, shared by every stack directory",
+    )
     kafka_heap: str = Field("512m", description="JVM -Xmx for the broker")
     postgres_port: int = 55432
     postgres_url: str | None = Field(

@@ -44,7 +44,7 @@ def require_java() -> str:
 
 def ensure_jars(config: StackConfig) -> Path:
     """Copy the broker's jars from Maven Central into the cache once per version of the pom."""
-    libs = home(config) / "libs"
+    libs = config.kafka_jars
     pom_hash = hashlib.sha256(POM.read_bytes()).hexdigest()
     marker = libs / ".pom-sha256"
     if marker.exists() and marker.read_text() == pom_hash:

@@ -1,0 +1,48 @@
+# The two commands a fresh machine needs: `make up` and `make test`. See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(PYTHON) -m uv
+# Use the machine's Python 3.11; never download an interpreter.
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help prerequisites install up down status test lint typecheck bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+prerequisites: ## install Java 17 and Maven with apt-get when they are missing (as root)
+	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null; \
+	  else \
+	    echo "make: Java 17 and Maven are needed: install them (e.g. apt-get install openjdk-17-jre-headless maven)" >&2; exit 1; \
+	  fi; \
+	fi
+
+install: ## install uv if missing, then every Python dependency from uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	@$(UV) sync --frozen --quiet
+
+up: prerequisites install ## start Kafka, PostgreSQL and the three services on 127.0.0.1
+	@$(UV) run --frozen overgang stack up --services
+
+down: install ## stop everything `make up` started
+	@$(UV) run --frozen overgang stack down
+
+status: install ## say what runs, and where
+	@$(UV) run --frozen overgang stack status
+
+lint: install ## ruff: lint and formatting
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+typecheck: install ## mypy, strict
+	$(UV) run --frozen mypy
+
+test: prerequisites lint typecheck ## lint, type-check and run every test on a real Kafka and PostgreSQL
+	$(UV) run --frozen pytest
+
+bench: prerequisites install ## measure stack start-up and Kafka produce rates; figures in bench/results/
+	$(UV) run --frozen python -m bench.foundation
