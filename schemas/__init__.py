@@ -1,0 +1,1 @@
+"""The event contract: the CloudEvents envelope and a versioned model per event type."""
