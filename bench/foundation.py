@@ -22,7 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from deploy.local import stack
 from deploy.local.config import REPOSITORY, StackConfig
-from deploy.local.kafka import ensure_jars
+from deploy.local.kafka import fetch_jars
 
 RESULTS = REPOSITORY / "bench" / "results" / "foundation.json"
 RECORDS = 20_000
@@ -74,16 +74,11 @@ def main() -> None:
     config = _config()
     stack.down(config)
     shutil.rmtree(config.dir, ignore_errors=True)
-    ensure_jars(config)
+    fetch_jars(config)
 
-    began = time.monotonic()
     _, cold = stack.up(config)
-    cold_total = time.monotonic() - began
     stack.down(config)
-
-    began = time.monotonic()
     state, warm = stack.up(config)
-    warm_total = time.monotonic() - began
     try:
         assert state.kafka is not None
         rates = asyncio.run(_produce_rates(state.kafka.bootstrap))
@@ -97,11 +92,11 @@ def main() -> None:
         "stack_start_s": {
             "cold": {
                 **{k: round(v, 2) for k, v in cold.seconds.items()},
-                "total": round(cold_total, 2),
+                "total": round(cold.total_s, 2),
             },
             "warm": {
                 **{k: round(v, 2) for k, v in warm.seconds.items()},
-                "total": round(warm_total, 2),
+                "total": round(warm.total_s, 2),
             },
         },
         "produce": {

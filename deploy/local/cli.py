@@ -22,17 +22,18 @@ def _up(config: StackConfig, arguments: argparse.Namespace) -> None:
                     "started": report.started,
                     "already_running": report.already_running,
                     "seconds": report.seconds,
+                    "total_s": report.total_s,
                     "status": stack.status(config),
                 }
             )
         )
         return
     for name, seconds in report.seconds.items():
-        print(f"{name:<9} ready in {seconds:5.1f} s")
+        print(f"{name:<10} ready in {seconds:5.1f} s")
     if report.seconds:
-        print(f"{'total':<9} ready in {sum(report.seconds.values()):5.1f} s")
+        print(f"{'total':<10} ready in {report.total_s:5.1f} s")
     for name in report.already_running:
-        print(f"{name:<9} was already running")
+        print(f"{name:<10} was already running")
     _print_status(stack.status(config))
     print(f"state: {config.state_file}   logs: {config.log_dir}")
 
@@ -55,7 +56,7 @@ def _status(config: StackConfig, arguments: argparse.Namespace) -> None:
 
 def _print_status(report: dict[str, str]) -> None:
     for name, what in report.items():
-        print(f"{name:<9} {what}")
+        print(f"{name:<10} {what}")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -42,13 +42,14 @@ def require_java() -> str:
     return java
 
 
-def ensure_jars(config: StackConfig) -> Path:
-    """Copy the broker's jars from Maven Central into the cache once per version of the pom."""
+def fetch_jars(config: StackConfig) -> bool:
+    """Copy the broker's jars from Maven Central into the cache once per version of the pom;
+    True when it had to."""
     libs = config.kafka_jars
     pom_hash = hashlib.sha256(POM.read_bytes()).hexdigest()
     marker = libs / ".pom-sha256"
     if marker.exists() and marker.read_text() == pom_hash:
-        return libs
+        return False
     mvn = shutil.which("mvn")
     if mvn is None:
         raise StackError("Maven (mvn) is needed once to fetch the Kafka jars and was not found")
@@ -72,7 +73,7 @@ def ensure_jars(config: StackConfig) -> Path:
         last = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["no output"]
         raise StackError(f"fetching the Kafka jars with Maven failed: {last[0]}")
     marker.write_text(pom_hash)
-    return libs
+    return True
 
 
 def write_config(config: StackConfig) -> tuple[Path, Path]:
@@ -163,7 +164,8 @@ def start(config: StackConfig) -> ProcessRecord:
     java = require_java()
     require_free_port(config.host, config.kafka_port, "Kafka")
     require_free_port(config.host, config.kafka_controller_port, "the Kafka controller")
-    libs = ensure_jars(config)
+    fetch_jars(config)
+    libs = config.kafka_jars
     server, log4j = write_config(config)
     ensure_formatted(config, java, libs, server, log4j)
     log_file = config.log_dir / "kafka.out"

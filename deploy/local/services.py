@@ -17,17 +17,15 @@ def _ready(url: str) -> bool:
         return False
 
 
-def start(config: StackConfig, state: StackState, name: str) -> ServiceState:
-    """Start one service against the stack's Kafka and its own database; wait for /readyz."""
+def launch(config: StackConfig, state: StackState, name: str) -> ServiceState:
+    """Start one service against the stack's Kafka and its own database."""
     assert state.kafka is not None, "start Kafka first"
     assert state.postgres is not None, "start PostgreSQL first"
     port = SERVICE_PORTS[name]
     require_free_port(config.host, port, f"the {name} service")
-    url = f"http://{config.host}:{port}"
-    log_file: Path = config.log_dir / f"{name}.log"
     process = spawn(
         [sys.executable, "-m", f"services.{name}"],
-        log_file=log_file,
+        log_file=_log_file(config, name),
         cwd=REPOSITORY,
         env={
             "OVERGANG_KAFKA_BOOTSTRAP": state.kafka.bootstrap,
@@ -36,14 +34,21 @@ def start(config: StackConfig, state: StackState, name: str) -> ServiceState:
             "OVERGANG_PORT": str(port),
         },
     )
+    return ServiceState(url=f"http://{config.host}:{port}", process=process)
+
+
+def await_ready(config: StackConfig, name: str, service: ServiceState) -> None:
     wait_until(
-        lambda: _ready(url),
-        process=process,
+        lambda: _ready(service.url),
+        process=service.process,
         timeout_s=config.ready_timeout_s,
-        what=f"the {name} service on {url}",
-        log_file=log_file,
+        what=f"the {name} service on {service.url}",
+        log_file=_log_file(config, name),
     )
-    return ServiceState(url=url, process=process)
+
+
+def _log_file(config: StackConfig, name: str) -> Path:
+    return config.log_dir / f"{name}.log"
 
 
 def ready(service: ServiceState) -> bool:

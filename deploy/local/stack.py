@@ -17,6 +17,7 @@ class StartReport:
     started: list[str] = field(default_factory=list)
     already_running: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    total_s: float = 0.0
 
 
 def _kafka_up(state: StackState) -> bool:
@@ -37,10 +38,13 @@ def up(config: StackConfig, *, with_services: bool = False) -> tuple[StackState,
     report = StartReport()
     config.log_dir.mkdir(parents=True, exist_ok=True)
 
-    began = time.monotonic()
+    began = first = time.monotonic()
     if _kafka_up(state):
         report.already_running.append("kafka")
     else:
+        if kafka.fetch_jars(config):
+            report.seconds["kafka jars"] = time.monotonic() - began
+            began = time.monotonic()
         process = kafka.start(config)
         state.kafka = KafkaState(bootstrap=kafka.bootstrap_servers(config), process=process)
         state.save(config.state_file)
@@ -65,16 +69,22 @@ def up(config: StackConfig, *, with_services: bool = False) -> tuple[StackState,
     state.save(config.state_file)
 
     if with_services:
+        began = time.monotonic()
+        launched = []
         for name in SERVICE_PORTS:
-            began = time.monotonic()
             current = state.services.get(name)
             if current is not None and services.ready(current):
                 report.already_running.append(name)
                 continue
-            state.services[name] = services.start(config, state, name)
-            state.save(config.state_file)
+            state.services[name] = services.launch(config, state, name)
+            launched.append(name)
+        # Saved before waiting, so that `down` stops them even if one never becomes ready.
+        state.save(config.state_file)
+        for name in launched:
+            services.await_ready(config, name, state.services[name])
             report.started.append(name)
             report.seconds[name] = time.monotonic() - began
+    report.total_s = time.monotonic() - first
     return state, report
 
 
