@@ -7,19 +7,23 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from deploy.local.postgres import redacted
 from tests.servers import Servers, running_servers
 
 NewTopicFactory = Callable[..., Awaitable[str]]
 
 
+_SERVERS_USED = pytest.StashKey[str]()
+
+
 @pytest.fixture(scope="session")
-def servers() -> Iterator[Servers]:
+def servers(pytestconfig: pytest.Config) -> Iterator[Servers]:
     with running_servers() as found:
+        pytestconfig.stash[_SERVERS_USED] = (
+            f"Kafka {found.kafka_bootstrap}, PostgreSQL {redacted(found.database_url)}"
+            f" ({found.origin})"
+        )
         yield found
-
-
-def pytest_report_header(config: pytest.Config) -> str:
-    return "servers: real Kafka and PostgreSQL, found by tests/servers.py"
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +71,9 @@ async def db(servers: Servers, schema: str) -> AsyncIterator[asyncpg.Connection]
     )
     yield connection
     await connection.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    origin = terminalreporter.config.stash.get(_SERVERS_USED, None)
+    if origin is not None:
+        terminalreporter.write_line(f"servers used: {origin}")
