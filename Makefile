@@ -7,7 +7,7 @@ UV := $(PYTHON) -m uv
 # Use the machine's Python 3.11; never download an interpreter.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help prerequisites install up down status test lint typecheck bench
+.PHONY: help prerequisites install up down status test lint typecheck bench contract
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -41,8 +41,12 @@ lint: install ## ruff: lint and formatting
 typecheck: install ## mypy, strict
 	$(UV) run --frozen mypy
 
-test: prerequisites lint typecheck ## lint, type-check and run every test on a real Kafka and PostgreSQL
+test: prerequisites lint typecheck contract ## lint, type-check and run every test on a real Kafka and PostgreSQL
 	$(UV) run --frozen pytest
 
 bench: prerequisites install ## measure stack start-up and Kafka produce rates; figures in bench/results/
 	$(UV) run --frozen python -m bench.foundation
+
+contract: ## check the AsyncAPI document with the AsyncAPI parser (npm, Node 20)
+	@npm ci --prefix schemas/conformance --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+	@node schemas/conformance/check-asyncapi.mjs schemas/asyncapi.json

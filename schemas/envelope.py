@@ -10,12 +10,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.topics import Topic
+from schemas.topics import KeyedBy, Topic
 
 
 class EventData(BaseModel):
     """The data of one event type. Subclasses name their `ce_type` and `topic`, and say which
-    field keys the record (a subject_id for everything about a person)."""
+    field keys the record (a subject_id for everything about a person). Events on a topic keyed
+    by the event id (inbound ones) need not: `CloudEvent.of` keys them by the id it is given."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -53,6 +54,10 @@ class CloudEvent(BaseModel):
         cls, data: EventData, *, source: str, event_id: uuid.UUID, time: dt.datetime
     ) -> "CloudEvent":
         """Wrap an event's data; the caller passes the id and the time (no clock in here)."""
+        if data.topic.keyed_by is KeyedBy.EVENT:
+            partition_key = str(event_id)
+        else:
+            partition_key = data.partition_key()
         return cls(
             id=event_id,
             source=source,
@@ -60,5 +65,5 @@ class CloudEvent(BaseModel):
             subject=data.ce_subject(),
             time=time,
             data=data.model_dump(mode="json"),
-            partition_key=data.partition_key(),
+            partition_key=partition_key,
         )
