@@ -18,6 +18,13 @@ from deploy.local.config import TEST_DATABASE, StackConfig
 from deploy.local.postgres import database_url, ensure_databases
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @dataclass(frozen=True)
 class Servers:
     kafka_bootstrap: str

@@ -1,10 +1,15 @@
 """The service's PostgreSQL connection pool."""
 
 import asyncio
+from typing import TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from services.plumbing.settings import ServiceSettings
+
+# A connection of its own or one lent by a pool: the code that takes it works with either.
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 
 async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:

@@ -3,7 +3,8 @@
 import asyncio
 import logging
 
-from aiokafka import AIOKafkaClient
+from aiokafka import AIOKafkaClient, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 
@@ -22,6 +23,17 @@ async def metadata_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
     finally:
         await client.close()
     return True
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
+    """The partitions of `topic`, none if it does not exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(TopicPartition(topic, p["partition"]) for p in description["partitions"])
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:

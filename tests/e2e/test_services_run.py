@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,21 +10,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.servers import Servers
+from tests.servers import Servers, free_port
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
 def running(servers: Servers, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     name: str = request.param
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", f"services.{name}"],
         env={

@@ -1,6 +1,5 @@
 """`overgang stack up` is idempotent and `down` leaves no process behind."""
 
-import socket
 from pathlib import Path
 
 import psutil
@@ -8,23 +7,18 @@ import pytest
 
 from deploy.local import stack
 from deploy.local.config import StackConfig
+from tests.servers import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_up_twice_starts_once_and_down_stops_exactly_what_it_started(tmp_path: Path) -> None:
     # A stack of its own, beside the one the other tests use.
     config = StackConfig(
         dir=tmp_path / "stack",
-        kafka_port=_free_port(),
-        kafka_controller_port=_free_port(),
-        postgres_port=_free_port(),
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        postgres_port=free_port(),
     )
     try:
         first, report = stack.up(config)

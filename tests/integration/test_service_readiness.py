@@ -1,6 +1,5 @@
 """Each service is ready only when both its database and Kafka answer."""
 
-import socket
 import time
 
 import pytest
@@ -14,7 +13,7 @@ from services.notifier.app import NotifierSettings
 from services.notifier.app import create_app as create_notifier
 from services.referral.app import ReferralSettings
 from services.referral.app import create_app as create_referral
-from tests.servers import Servers
+from tests.servers import Servers, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -38,9 +37,7 @@ def _service_app(name: str, kafka_bootstrap: str, database_url: str) -> FastAPI:
 
 def _closed_port() -> str:
     """An address where nothing listens."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{probe.getsockname()[1]}"
+    return f"127.0.0.1:{free_port()}"
 
 
 def _readiness(app: FastAPI, *, until: dict[str, str], within_s: float = 15) -> Response:

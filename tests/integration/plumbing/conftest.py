@@ -1,0 +1,27 @@
+"""Fixtures for the plumbing: a schema with the outbox and inbox tables, and its URL."""
+
+import uuid
+from urllib.parse import urlencode
+
+import asyncpg
+import pytest
+
+from services.plumbing.tables import create_plumbing_tables
+from tests.servers import Servers
+
+
+@pytest.fixture
+async def database_url(servers: Servers, schema: str) -> str:
+    """A URL whose connections use this test's schema, where the plumbing tables exist."""
+    separator = "&" if "?" in servers.database_url else "?"
+    url = f"{servers.database_url}{separator}{urlencode({'search_path': schema})}"
+    connection = await asyncpg.connect(url)
+    await create_plumbing_tables(connection)
+    await connection.close()
+    return url
+
+
+@pytest.fixture
+def transactional_id() -> str:
+    """Unique per test: a relay's transactional id is also where it records its progress."""
+    return f"test-relay-{uuid.uuid4().hex[:12]}"
