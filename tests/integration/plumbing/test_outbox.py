@@ -9,6 +9,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from deploy.local import kafka as local_kafka
@@ -53,25 +54,14 @@ async def relay_in_process() -> AsyncIterator[list[RelayInProcess]]:
 def _relay_process(
     database_url: str, bootstrap: str, transactional_id: str, name: str, log: Path
 ) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "services.plumbing.relay_process",
-            "--database-url",
-            database_url,
-            "--bootstrap",
-            bootstrap,
-            "--transactional-id",
-            transactional_id,
-            "--batch-size",
-            "200",
-            "--name",
-            name,
-        ],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    """The relay in a process of its own, so that it can be killed mid-batch."""
+    command = [
+        sys.executable, "-m", "services.plumbing.relay_process",
+        "--database-url", database_url, "--bootstrap", bootstrap,
+        "--transactional-id", transactional_id, "--batch-size", "200", "--name", name,
+    ]  # fmt: skip
+    with log.open("ab") as output:
+        return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
 
 
 @pytest.fixture
@@ -222,3 +212,36 @@ async def test_a_broker_outage_of_ten_seconds_loses_nothing_and_keeps_order(
     assert_once_each_in_order(
         await read_topic(private_kafka.bootstrap, topic), events=events, keys=KEYS
     )
+
+
+class Crash(Exception):
+    """Stands for the relay process dying."""
+
+
+class RelayDyingAfterKafkaCommit(OutboxRelay):
+    """Dies in the worst place: the batch is committed to Kafka, the rows are not marked."""
+
+    async def _publish(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> None:
+        await super()._publish(producer, rows)
+        raise Crash
+
+
+async def test_a_batch_kafka_committed_but_not_marked_sent_is_not_sent_again(
+    servers: Servers, new_topic: NewTopicFactory, database_url: str, transactional_id: str
+) -> None:
+    topic = await new_topic("outbox", partitions=3)
+    await enqueue_numbered(database_url, topic, events=300, keys=30)
+    settings = RelaySettings(servers.kafka_bootstrap, transactional_id, batch_size=100)
+
+    with pytest.raises(Crash):
+        await RelayDyingAfterKafkaCommit(database_url, settings).run(asyncio.Event())
+    assert await sent_count(database_url) == 0
+    assert len(await read_topic(servers.kafka_bootstrap, topic)) == 100
+
+    relay = RelayInProcess(OutboxRelay(database_url, settings))
+    try:
+        await wait_until_sent(database_url, 300)
+    finally:
+        await relay.close()
+
+    assert_once_each_in_order(await read_topic(servers.kafka_bootstrap, topic), events=300, keys=30)
