@@ -24,6 +24,7 @@ from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 from opentelemetry import propagate, trace
 
 from schemas.envelope import CloudEvent, EventData
@@ -51,13 +52,21 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
 
 @dataclass
 class BatchResult:
+    """What became of a batch's records (or, summed, of all a consumer has seen)."""
+
     handled: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
     reasons: list[Reason] = field(default_factory=list)
 
+    def add(self, other: "BatchResult") -> None:
+        self.handled += other.handled
+        self.duplicates += other.duplicates
+        self.dead_lettered += other.dead_lettered
+        self.reasons.extend(other.reasons)
 
-@dataclass(frozen=True)
+
+@dataclass
 class EventConsumer:
     """Handles the events of one topic for one consumer group."""
 
@@ -70,13 +79,17 @@ class EventConsumer:
     dead_letters: DeadLetterPublisher
     attempts: int = 3
     retry_pause_s: float = 0.05
+    infrastructure_pause_s: float = 1.0
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    # Totals over committed batches only.
+    totals: BatchResult = field(default_factory=BatchResult)
 
     async def handle_batch(self, records: Sequence[Record]) -> BatchResult:
         result = BatchResult()
         async with self.pool.acquire() as connection, connection.transaction():
             for record in records:
                 await self._handle(connection, record, result)
+        self.totals.add(result)
         return result
 
     async def _handle(self, connection: Connection, record: Record, result: BatchResult) -> None:
@@ -182,7 +195,12 @@ class EventConsumer:
 
         async def consume(message: KafkaMessage) -> None:
             records: Any = message.raw_message
-            await self.handle_batch(records if isinstance(records, tuple) else (records,))
+            try:
+                await self.handle_batch(records if isinstance(records, tuple) else (records,))
+            except INFRASTRUCTURE_ERRORS:
+                # The batch comes again (NACK); don't spin while the database is away.
+                await asyncio.sleep(self.infrastructure_pause_s)
+                raise
 
         broker.subscriber(
             self.topic,
@@ -194,4 +212,12 @@ class EventConsumer:
             # Only what a relay's Kafka transaction committed; aborted batches stay unseen.
             isolation_level="read_committed",
             title=f"{self.group}:{self.topic}",
+            # Decoding is ours (see _handle): FastStream's own would fail on bad bytes before
+            # the handler runs, and the batch would come again for ever.
+            decoder=_undecoded,
         )(consume)
+
+
+async def _undecoded(message: StreamMessage[Any]) -> None:
+    """Leave the body alone; the handler reads the raw records."""
+    return None

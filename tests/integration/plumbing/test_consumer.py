@@ -1,0 +1,198 @@
+"""Consuming at least once with each effect once; what cannot be handled is dead-lettered."""
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+
+from schemas.deadlines import DeadlineMissedV1
+from schemas.envelope import CloudEvent, EventData
+from schemas.examples import example_of
+from schemas.registry import parse
+from services.plumbing.binding import KafkaRecord, to_record
+from services.plumbing.consumer import EventConsumer
+from services.plumbing.database import Connection
+from services.plumbing.dead_letters import DeadLetterPublisher, read_dead_letters
+from services.plumbing.kafka import partitions_of
+from tests.conftest import NewTopicFactory
+from tests.servers import Servers
+
+pytestmark = pytest.mark.integration
+
+
+def deadline_missed(**changes: object) -> CloudEvent:
+    data = example_of(DeadlineMissedV1).model_copy(
+        update={"subject_id": uuid.uuid4(), "referral_id": uuid.uuid4(), **changes}
+    )
+    return CloudEvent.of(
+        data, source="/overgang/tests", event_id=uuid.uuid4(), time=dt.datetime.now(dt.UTC)
+    )
+
+
+async def publish(servers: Servers, topic: str, records: list[KafkaRecord]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for record in records:
+            await producer.send_and_wait(
+                topic, record.value, key=record.key, headers=record.headers
+            )
+    finally:
+        await producer.stop()
+
+
+async def record_effect(connection: Connection, data: EventData, event: CloudEvent) -> None:
+    await connection.execute("INSERT INTO effects (event_id) VALUES ($1)", event.id)
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], *, within_s: float = 30) -> None:
+    deadline = time.monotonic() + within_s
+    while not await condition():
+        assert time.monotonic() < deadline, "the consumer did not get there in time"
+        await asyncio.sleep(0.1)
+
+
+class RunningConsumer:
+    """An EventConsumer subscribed on a real FastStream broker."""
+
+    def __init__(self, servers: Servers, consumer: EventConsumer) -> None:
+        self.broker = KafkaBroker(servers.kafka_bootstrap)
+        self.consumer = consumer
+        consumer.subscribe(self.broker)
+
+    async def __aenter__(self) -> "RunningConsumer":
+        await self.consumer.dead_letters.start()
+        await self.broker.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.broker.stop()
+        await self.consumer.dead_letters.stop()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool: asyncpg.Pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    await pool.execute("CREATE TABLE effects (event_id uuid NOT NULL)")
+    yield pool
+    await pool.close()
+
+
+def make_consumer(
+    servers: Servers, topic: str, pool: asyncpg.Pool, handler: object = record_effect
+) -> EventConsumer:
+    assert callable(handler)
+    return EventConsumer(
+        topic=topic,
+        group=f"{topic}.group",
+        pool=pool,
+        handler=handler,
+        parse=parse,
+        dead_letters=DeadLetterPublisher(servers.kafka_bootstrap, "tests"),
+    )
+
+
+async def effects(pool: asyncpg.Pool) -> list[uuid.UUID]:
+    return [row["event_id"] for row in await pool.fetch("SELECT event_id FROM effects")]
+
+
+async def test_redelivered_events_have_their_effect_once(
+    servers: Servers, new_topic: NewTopicFactory, pool: asyncpg.Pool
+) -> None:
+    topic = await new_topic("inbox", partitions=3)
+    events = [deadline_missed() for _ in range(200)]
+    await publish(servers, topic, [to_record(event) for event in events])
+    consumer = make_consumer(servers, topic, pool)
+
+    async with RunningConsumer(servers, consumer):
+        await eventually(lambda: _count(pool, 200))
+    # Rewind the group to the start: every record comes again.
+    rewind = AIOKafkaConsumer(bootstrap_servers=servers.kafka_bootstrap, group_id=consumer.group)
+    await rewind.start()
+    partitions = await partitions_of(servers.kafka_bootstrap, topic)
+    rewind.assign(partitions)
+    await rewind.commit({partition: 0 for partition in partitions})
+    await rewind.stop()
+    async with RunningConsumer(servers, consumer):
+        await eventually(lambda: _duplicates(consumer, 200))
+
+    assert sorted(await effects(pool)) == sorted(event.id for event in events)
+    assert consumer.totals.handled == 200
+    assert consumer.totals.duplicates == 200
+
+
+async def _count(pool: asyncpg.Pool, expected: int) -> bool:
+    return len(await effects(pool)) >= expected
+
+
+async def _duplicates(consumer: EventConsumer, expected: int) -> bool:
+    return consumer.totals.duplicates >= expected
+
+
+async def test_what_cannot_be_handled_is_dead_lettered_and_the_rest_goes_on(
+    servers: Servers, new_topic: NewTopicFactory, pool: asyncpg.Pool
+) -> None:
+    topic = await new_topic("dlq", partitions=1)
+    await new_topic_named(servers, f"{topic}.dlq")
+    before, poisoned, after = deadline_missed(), deadline_missed(), deadline_missed()
+    valid = to_record(deadline_missed())
+    malformed = KafkaRecord(valid.key, b"\x00\xff not json", valid.headers)
+    unknown = to_record(deadline_missed().model_copy(update={"type": "no.overgang.unknown.v1"}))
+    violating = to_record(deadline_missed().model_copy(update={"data": {"referral_id": "x"}}))
+
+    async def fail_on_poison(connection: Connection, data: EventData, event: CloudEvent) -> None:
+        if event.id == poisoned.id:
+            raise RuntimeError("this handler cannot cope")
+        await record_effect(connection, data, event)
+
+    records = [
+        to_record(before),
+        malformed,
+        unknown,
+        violating,
+        to_record(poisoned),
+        to_record(after),
+    ]
+    await publish(servers, topic, records)
+    consumer = make_consumer(servers, topic, pool, fail_on_poison)
+
+    async with RunningConsumer(servers, consumer):
+        await eventually(lambda: _count(pool, 2))
+        await eventually(lambda: _dead_lettered(consumer, 4))
+
+    assert sorted(await effects(pool)) == sorted([before.id, after.id])
+    letters = await read_dead_letters(servers.kafka_bootstrap, topic)
+    assert [letter.reason["reason"] for letter in letters] == [
+        "undecodable", "unknown_type", "schema_violation", "handler_failed",
+    ]  # fmt: skip
+    assert [letter.reason["source_offset"] for letter in letters] == ["1", "2", "3", "4"]
+    assert letters[3].reason["attempts"] == "3"
+    assert letters[3].reason["error_class"] == "RuntimeError"
+    assert all(letter.reason["source_topic"] == topic for letter in letters)
+    for letter, original in zip(letters, records[1:5], strict=True):
+        assert letter.value == original.value
+        assert letter.key == original.key
+        assert letter.original_headers == original.headers
+    outcome = await pool.fetchval("SELECT outcome FROM inbox WHERE event_id = $1", poisoned.id)
+    assert outcome == "dead_lettered"
+
+
+async def _dead_lettered(consumer: EventConsumer, expected: int) -> bool:
+    return consumer.totals.dead_lettered >= expected
+
+
+async def new_topic_named(servers: Servers, name: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
