@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import asyncpg
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -32,6 +32,7 @@ from schemas.errors import SchemaViolation, UnknownEventType
 from services.plumbing.binding import UndecodableRecord, from_record
 from services.plumbing.database import Connection
 from services.plumbing.dead_letters import DeadLetterPublisher, Reason
+from services.plumbing.telemetry import CONSUMED, CONSUMER_LAG, DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -90,6 +91,13 @@ class EventConsumer:
             for record in records:
                 await self._handle(connection, record, result)
         self.totals.add(result)
+        for outcome, count in (
+            ("handled", result.handled),
+            ("duplicate", result.duplicates),
+            ("dead_lettered", result.dead_lettered),
+        ):
+            if count:
+                CONSUMED.labels(self.topic, self.group, outcome).inc(count)
         return result
 
     async def _handle(self, connection: Connection, record: Record, result: BatchResult) -> None:
@@ -188,19 +196,33 @@ class EventConsumer:
         )
         result.dead_lettered += 1
         result.reasons.append(reason)
+        DEAD_LETTERS.labels(record.topic, reason.value).inc()
+
+    def _measure_lag(self, consumer: Any, records: Sequence[Record]) -> None:
+        last: dict[int, int] = {}
+        for record in records:
+            last[record.partition] = max(record.offset, last.get(record.partition, -1))
+        for partition, offset in last.items():
+            highwater = consumer.highwater(TopicPartition(self.topic, partition))
+            if highwater is not None:
+                CONSUMER_LAG.labels(self.topic, self.group, str(partition)).set(
+                    highwater - offset - 1
+                )
 
     def subscribe(self, broker: KafkaBroker, *, max_records: int = 500) -> None:
         """Register this consumer on a FastStream broker: batches, acknowledged after the
         transaction (NACK_ON_ERROR: an exception rewinds the batch for redelivery)."""
 
         async def consume(message: KafkaMessage) -> None:
-            records: Any = message.raw_message
+            raw: Any = message.raw_message
+            records: tuple[Record, ...] = raw if isinstance(raw, tuple) else (raw,)
             try:
-                await self.handle_batch(records if isinstance(records, tuple) else (records,))
+                await self.handle_batch(records)
             except INFRASTRUCTURE_ERRORS:
                 # The batch comes again (NACK); don't spin while the database is away.
                 await asyncio.sleep(self.infrastructure_pause_s)
                 raise
+            self._measure_lag(message.consumer, records)
 
         broker.subscriber(
             self.topic,

@@ -32,6 +32,7 @@ from opentelemetry import propagate, trace
 from schemas.envelope import CloudEvent
 from services.plumbing.binding import to_record
 from services.plumbing.database import Connection
+from services.plumbing.telemetry import OUTBOX_OLDEST_UNSENT_AGE, OUTBOX_PUBLISHED, OUTBOX_UNSENT
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -186,7 +187,9 @@ class OutboxRelay:
                     [row["position"] for row in rows],
                 )
                 self.published += len(rows)
+                OUTBOX_PUBLISHED.inc(len(rows))
                 continue
+            await self._measure(connection)
             if time.monotonic() - pruned_at > self.settings.prune_every_s:
                 await self.prune(connection)
                 pruned_at = time.monotonic()
@@ -224,6 +227,16 @@ class OutboxRelay:
                         key=row["partition_key"].encode(),
                         headers=[(name, value.encode()) for name, value in wire_headers.items()],
                     )
+
+    async def _measure(self, connection: Connection) -> None:
+        row = await connection.fetchrow(
+            """SELECT count(*) AS unsent,
+                      extract(epoch FROM clock_timestamp() - min(enqueued_at)) AS oldest_age
+               FROM outbox WHERE sent_at IS NULL"""
+        )
+        assert row is not None
+        OUTBOX_UNSENT.set(row["unsent"])
+        OUTBOX_OLDEST_UNSENT_AGE.set(float(row["oldest_age"] or 0))
 
     async def prune(self, connection: Connection) -> int:
         """Delete rows sent longer ago than the retention period; return how many."""

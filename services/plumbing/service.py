@@ -5,12 +5,15 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import make_asgi_app
 
 from services.plumbing.database import create_pool, database_answers
 from services.plumbing.health import health_router
 from services.plumbing.kafka import KafkaLink, create_broker
 from services.plumbing.problems import install_problem_handlers
 from services.plumbing.settings import ServiceSettings
+from services.plumbing.telemetry import configure_logging, configure_tracing
 
 
 def create_service_app(settings: ServiceSettings, *, title: str, description: str) -> FastAPI:
@@ -39,8 +42,15 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
     app.include_router(health_router({"database": database, "kafka": kafka}))
+    app.mount("/metrics", make_asgi_app())
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    """Run a service as this process: logs, traces, then the HTTP server."""
+    configure_logging(settings.log_level)
+    configure_tracing(
+        f"overgang-{settings.service_name}", settings.trace_exporter, settings.otlp_endpoint
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)

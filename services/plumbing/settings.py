@@ -16,6 +16,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from services.plumbing.telemetry import TraceExporter
+
 DEFAULT_STACK_STATE = Path(__file__).resolve().parents[2] / "var" / "stack.json"
 
 
@@ -55,6 +57,13 @@ class ServiceSettings(BaseSettings):
     port: int = Field(description="port the HTTP API answers on")
     kafka_retry_s: float = Field(2.0, description="pause between attempts to reach Kafka")
     readiness_timeout_s: float = Field(2.0, description="how long /readyz waits for each check")
+    log_level: str = Field("INFO", description="level of the JSON logs")
+    trace_exporter: TraceExporter = Field(
+        TraceExporter.NONE, description="where traces go: otlp, console or none"
+    )
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP traces endpoint; unset means the exporter's default"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,87 @@
+"""Traces, metrics and logs.
+
+- Traces: OpenTelemetry, exported as settings say (OTLP over HTTP, the console, or not at all);
+  spans for HTTP (FastAPI), the database (asyncpg) and Kafka (outbox publish and consume,
+  joined by W3C trace context in the record headers).
+- Metrics: Prometheus, served at /metrics by every service.
+- Logs: one JSON object per line, with the trace and span ids; never personal data (log ids
+  and codes, never names, identity numbers or free text)."""
+
+import logging
+import sys
+from enum import StrEnum
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from prometheus_client import Counter, Gauge
+from pythonjsonlogger.json import JsonFormatter
+
+
+class TraceExporter(StrEnum):
+    OTLP = "otlp"
+    CONSOLE = "console"
+    NONE = "none"
+
+
+def configure_tracing(
+    service_name: str, exporter: TraceExporter, otlp_endpoint: str | None = None
+) -> TracerProvider:
+    """Install the process's tracer provider; call once, at process start."""
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if exporter is TraceExporter.OTLP:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
+    elif exporter is TraceExporter.CONSOLE:
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
+    trace.set_tracer_provider(provider)
+    AsyncPGInstrumentor().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
+    return provider
+
+
+class TraceContextJsonFormatter(JsonFormatter):
+    """JSON log lines that carry the current trace and span ids."""
+
+    def add_fields(
+        self,
+        log_data: dict[str, object],
+        record: logging.LogRecord,
+        message_dict: dict[str, object],
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            log_data["trace_id"] = format(context.trace_id, "032x")
+            log_data["span_id"] = format(context.span_id, "016x")
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        TraceContextJsonFormatter(
+            "{asctime}{levelname}{name}{message}", style="{", rename_fields={"levelname": "level"}
+        )
+    )
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+# Prometheus metrics of the plumbing; the names are what dashboards and alerts use.
+OUTBOX_UNSENT = Gauge("overgang_outbox_unsent_events", "events in the outbox not yet on Kafka")
+OUTBOX_OLDEST_UNSENT_AGE = Gauge(
+    "overgang_outbox_oldest_unsent_age_seconds", "how long the oldest unsent event has waited"
+)
+OUTBOX_PUBLISHED = Counter("overgang_outbox_published_events", "events the relay put on Kafka")
+CONSUMED = Counter(
+    "overgang_consumed_events", "events consumed, by outcome", ["topic", "group", "outcome"]
+)
+DEAD_LETTERS = Counter(
+    "overgang_dead_letters", "records sent to a dead-letter topic", ["topic", "reason"]
+)
+CONSUMER_LAG = Gauge(
+    "overgang_consumer_lag_records",
+    "records on a partition not yet consumed by the group",
+    ["topic", "group", "partition"],
+)
