@@ -1,6 +1,7 @@
 """Fixtures for the plumbing: a schema with the outbox and inbox tables, and its URL."""
 
 import uuid
+from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 import asyncpg
@@ -25,3 +26,12 @@ async def database_url(servers: Servers, schema: str) -> str:
 def transactional_id() -> str:
     """Unique per test: a relay's transactional id is also where it records its progress."""
     return f"test-relay-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on this test's schema, with an `effects` table for handlers to write to."""
+    pool: asyncpg.Pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    await pool.execute("CREATE TABLE effects (event_id uuid NOT NULL)")
+    yield pool
+    await pool.close()

@@ -1,105 +1,28 @@
 """Consuming at least once with each effect once; what cannot be handled is dead-lettered."""
 
-import asyncio
-import datetime as dt
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from faststream.kafka import KafkaBroker
+from aiokafka import AIOKafkaConsumer
 
-from schemas.deadlines import DeadlineMissedV1
 from schemas.envelope import CloudEvent, EventData
-from schemas.examples import example_of
-from schemas.registry import parse
 from services.plumbing.binding import KafkaRecord, to_record
 from services.plumbing.consumer import EventConsumer
 from services.plumbing.database import Connection
-from services.plumbing.dead_letters import DeadLetterPublisher, read_dead_letters
+from services.plumbing.dead_letters import read_dead_letters
 from services.plumbing.kafka import partitions_of
 from tests.conftest import NewTopicFactory
+from tests.integration.plumbing.consumer_helpers import (
+    RunningConsumer,
+    deadline_missed,
+    effects,
+    eventually,
+    make_consumer,
+    publish,
+    record_effect,
+)
 from tests.servers import Servers
 
 pytestmark = pytest.mark.integration
-
-
-def deadline_missed(**changes: object) -> CloudEvent:
-    data = example_of(DeadlineMissedV1).model_copy(
-        update={"subject_id": uuid.uuid4(), "referral_id": uuid.uuid4(), **changes}
-    )
-    return CloudEvent.of(
-        data, source="/overgang/tests", event_id=uuid.uuid4(), time=dt.datetime.now(dt.UTC)
-    )
-
-
-async def publish(servers: Servers, topic: str, records: list[KafkaRecord]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for record in records:
-            await producer.send_and_wait(
-                topic, record.value, key=record.key, headers=record.headers
-            )
-    finally:
-        await producer.stop()
-
-
-async def record_effect(connection: Connection, data: EventData, event: CloudEvent) -> None:
-    await connection.execute("INSERT INTO effects (event_id) VALUES ($1)", event.id)
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], *, within_s: float = 30) -> None:
-    deadline = time.monotonic() + within_s
-    while not await condition():
-        assert time.monotonic() < deadline, "the consumer did not get there in time"
-        await asyncio.sleep(0.1)
-
-
-class RunningConsumer:
-    """An EventConsumer subscribed on a real FastStream broker."""
-
-    def __init__(self, servers: Servers, consumer: EventConsumer) -> None:
-        self.broker = KafkaBroker(servers.kafka_bootstrap)
-        self.consumer = consumer
-        consumer.subscribe(self.broker)
-
-    async def __aenter__(self) -> "RunningConsumer":
-        await self.consumer.dead_letters.start()
-        await self.broker.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.broker.stop()
-        await self.consumer.dead_letters.stop()
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool: asyncpg.Pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    await pool.execute("CREATE TABLE effects (event_id uuid NOT NULL)")
-    yield pool
-    await pool.close()
-
-
-def make_consumer(
-    servers: Servers, topic: str, pool: asyncpg.Pool, handler: object = record_effect
-) -> EventConsumer:
-    assert callable(handler)
-    return EventConsumer(
-        topic=topic,
-        group=f"{topic}.group",
-        pool=pool,
-        handler=handler,
-        parse=parse,
-        dead_letters=DeadLetterPublisher(servers.kafka_bootstrap, "tests"),
-    )
-
-
-async def effects(pool: asyncpg.Pool) -> list[uuid.UUID]:
-    return [row["event_id"] for row in await pool.fetch("SELECT event_id FROM effects")]
 
 
 async def test_redelivered_events_have_their_effect_once(
