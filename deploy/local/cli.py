@@ -1,16 +1,20 @@
-"""`overgang`: the command line for running Overgang locally.
+"""`overgang`: the command line for running Overgang locally and looking after it.
 
 Exit codes: 0 done; 1 the stack could not do it (one line on stderr says why); 2 bad usage.
 """
 
 import argparse
+import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from deploy.local import stack
 from deploy.local.config import StackConfig
 from deploy.local.errors import StackError
+from deploy.local.state import StackState
+from services.plumbing.dead_letters import read_dead_letters, replay
 
 
 def _up(config: StackConfig, arguments: argparse.Namespace) -> None:
@@ -54,6 +58,58 @@ def _status(config: StackConfig, arguments: argparse.Namespace) -> None:
         _print_status(report)
 
 
+def _bootstrap(arguments: argparse.Namespace, config: StackConfig) -> str:
+    """--bootstrap, else OVERGANG_KAFKA_BOOTSTRAP, else the local stack's broker."""
+    found = arguments.bootstrap or os.environ.get("OVERGANG_KAFKA_BOOTSTRAP")
+    if not found:
+        kafka = StackState.load(config.state_file).kafka
+        found = kafka.bootstrap if kafka else None
+    if not found:
+        raise StackError(
+            "no Kafka to ask: give --bootstrap, set OVERGANG_KAFKA_BOOTSTRAP"
+            " or run `overgang stack up`"
+        )
+    return found
+
+
+def _dead_letters_list(config: StackConfig, arguments: argparse.Namespace) -> None:
+    letters = asyncio.run(read_dead_letters(_bootstrap(arguments, config), arguments.topic))
+    if arguments.json:
+        print(
+            json.dumps(
+                [{"partition": d.partition, "offset": d.offset, **d.reason} for d in letters]
+            )
+        )
+        return
+    if not letters:
+        print(f"no dead letters for {arguments.topic}")
+    for d in letters:
+        r = d.reason
+        print(
+            f"{d.partition}:{d.offset}  {r.get('reason')}  {r.get('error_class')}: "
+            f"{r.get('error_message')}  (from offset {r.get('source_offset')}, "
+            f"{r.get('attempts')} attempts, group {r.get('consumer_group')})"
+        )
+
+
+def _dead_letters_replay(config: StackConfig, arguments: argparse.Namespace) -> None:
+    bootstrap = _bootstrap(arguments, config)
+    letters = asyncio.run(read_dead_letters(bootstrap, arguments.topic))
+    wanted = set(arguments.letters)
+    chosen = [d for d in letters if arguments.all or f"{d.partition}:{d.offset}" in wanted]
+    missing = wanted - {f"{d.partition}:{d.offset}" for d in chosen}
+    if missing:
+        raise StackError(f"no such dead letters of {arguments.topic}: {', '.join(sorted(missing))}")
+    if not chosen:
+        raise StackError("name the dead letters to replay as PARTITION:OFFSET, or give --all")
+    replayed = asyncio.run(replay(bootstrap, arguments.topic, chosen))
+    print(
+        json.dumps({"replayed": replayed})
+        if arguments.json
+        else f"replayed {replayed} to {arguments.topic}"
+    )
+
+
 def _print_status(report: dict[str, str]) -> None:
     for name, what in report.items():
         print(f"{name:<10} {what}")
@@ -79,6 +135,23 @@ def parser() -> argparse.ArgumentParser:
     actions.add_parser("status", help="say what runs, and where").set_defaults(run=_status)
     for action in (up, *(actions.choices[name] for name in ("down", "status"))):
         action.add_argument("--json", action="store_true", help="machine-readable output")
+
+    letters = groups.add_parser("dead-letters", help="records a consumer could not handle")
+    letter_actions = letters.add_subparsers(dest="action", required=True)
+    listing = letter_actions.add_parser("list", help="the dead letters of a topic, with reasons")
+    replaying = letter_actions.add_parser(
+        "replay", help="publish chosen dead letters to their topic again, as they first came"
+    )
+    for action in (listing, replaying):
+        action.add_argument("topic", help="the topic the records came from (not its .dlq)")
+        action.add_argument("--bootstrap", help="Kafka bootstrap servers")
+        action.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(run=_dead_letters_list)
+    replaying.add_argument(
+        "letters", nargs="*", metavar="PARTITION:OFFSET", help="which ones, as `list` shows them"
+    )
+    replaying.add_argument("--all", action="store_true", help="replay every dead letter")
+    replaying.set_defaults(run=_dead_letters_replay)
     return top
 
 

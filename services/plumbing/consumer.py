@@ -117,7 +117,10 @@ class EventConsumer:
 
         first_time = await connection.fetchval(
             """INSERT INTO inbox (consumer_group, event_id, outcome) VALUES ($1, $2, 'handled')
-               ON CONFLICT DO NOTHING RETURNING true""",
+               ON CONFLICT (consumer_group, event_id) DO UPDATE
+                   SET outcome = 'handled', handled_at = clock_timestamp()
+                   WHERE inbox.outcome = 'dead_lettered'  -- a replayed dead letter: try again
+               RETURNING true""",
             self.group,
             event.id,
         )

@@ -1,9 +1,13 @@
 """Consuming at least once with each effect once; what cannot be handled is dead-lettered."""
 
+import asyncio
+import json
+
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from deploy.local.cli import main as cli
 from schemas.envelope import CloudEvent, EventData
 from services.plumbing.binding import KafkaRecord, to_record
 from services.plumbing.consumer import EventConsumer
@@ -108,6 +112,47 @@ async def test_what_cannot_be_handled_is_dead_lettered_and_the_rest_goes_on(
 
 async def _dead_lettered(consumer: EventConsumer, expected: int) -> bool:
     return consumer.totals.dead_lettered >= expected
+
+
+async def test_a_dead_letter_replayed_by_the_cli_is_handled_once_the_cause_is_fixed(
+    servers: Servers,
+    new_topic: NewTopicFactory,
+    pool: asyncpg.Pool,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    topic = await new_topic("replay", partitions=1)
+    await new_topic_named(servers, f"{topic}.dlq")
+    event = deadline_missed()
+    broken = True
+
+    async def broken_until_fixed(
+        connection: Connection, data: EventData, event: CloudEvent
+    ) -> None:
+        if broken:
+            raise RuntimeError("a bug, fixed in the next release")
+        await record_effect(connection, data, event)
+
+    consumer = make_consumer(servers, topic, pool, broken_until_fixed)
+    await publish(servers, topic, [to_record(event)])
+    async with RunningConsumer(servers, consumer):
+        await eventually(lambda: _dead_lettered(consumer, 1))
+        listed = await asyncio.to_thread(
+            cli, ["dead-letters", "list", topic, "--bootstrap", servers.kafka_bootstrap, "--json"]
+        )
+        broken = False
+        await asyncio.to_thread(
+            cli, ["dead-letters", "replay", topic, "0:0", "--bootstrap", servers.kafka_bootstrap]
+        )
+        await eventually(lambda: _count(pool, 1))
+
+    assert listed == 0
+    # FastStream logs to stdout too; the listing is the line that is a JSON array.
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    letters = json.loads(line)
+    assert [(d["partition"], d["offset"], d["reason"]) for d in letters] == [
+        (0, 0, "handler_failed")
+    ]
+    assert await effects(pool) == [event.id]
 
 
 async def new_topic_named(servers: Servers, name: str) -> None:
