@@ -1,12 +1,13 @@
 """Consuming events at least once, with every effect exactly once.
 
-A batch of records is handled in one database transaction. For each record:
-- it is decoded (CloudEvents binary mode) and validated against its event type's model;
-  what fails goes to the dead-letter topic with the reason;
-- the inbox row (consumer group, event id) is written; if it was there already the event was
-  handled before and is skipped;
-- the handler runs in a savepoint, up to `attempts` times; if it keeps failing the event goes
-  to the dead-letter topic and the inbox says so.
+A batch of records is handled in one database transaction:
+- each record is decoded (CloudEvents binary mode) and validated against its event type's
+  model; what fails goes to the dead-letter topic with the reason;
+- one statement writes the inbox rows (consumer group, event id) of the batch; an event whose
+  row was there already was handled before and is skipped;
+- the handlers run; if one fails, the transaction is rolled back and the batch done again with
+  each handler in a savepoint, up to `attempts` times; an event whose handler keeps failing
+  goes to the dead-letter topic and the inbox says so.
 The offsets move (FastStream acknowledges the batch) only after the transaction committed;
 if anything breaks before that (database or Kafka unreachable), the batch is not
 acknowledged and comes again, and the inbox keeps the redelivery from acting twice.
@@ -16,6 +17,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -49,6 +51,10 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.ConnectionFailureError,
     asyncpg.exceptions.CannotConnectNowError,
 )
+
+
+class _HandlerFailed(Exception):
+    """A handler failed in the fast path; the batch is done again with savepoints."""
 
 
 @dataclass
@@ -87,9 +93,17 @@ class EventConsumer:
 
     async def handle_batch(self, records: Sequence[Record]) -> BatchResult:
         result = BatchResult()
-        async with self.pool.acquire() as connection, connection.transaction():
-            for record in records:
-                await self._handle(connection, record, result)
+        events = [decoded for record in records if (decoded := await self._decode(record, result))]
+        async with self.pool.acquire() as connection:
+            try:
+                # The usual case: every handler succeeds, one transaction, no savepoints.
+                async with connection.transaction():
+                    applied = await self._apply(connection, events, careful=False)
+            except _HandlerFailed:
+                # Some handler failed: do the batch again, each event in its own savepoint.
+                async with connection.transaction():
+                    applied = await self._apply(connection, events, careful=True)
+        result.add(applied)
         self.totals.add(result)
         for outcome, count in (
             ("handled", result.handled),
@@ -100,78 +114,119 @@ class EventConsumer:
                 CONSUMED.labels(self.topic, self.group, outcome).inc(count)
         return result
 
-    async def _handle(self, connection: Connection, record: Record, result: BatchResult) -> None:
+    async def _decode(
+        self, record: Record, result: BatchResult
+    ) -> tuple[Record, CloudEvent, EventData] | None:
+        """The record's event and its data, or None when it went to the dead letters."""
         try:
             event = from_record(record.key, record.value, record.headers)
         except UndecodableRecord as error:
             await self._dead_letter(record, Reason.UNDECODABLE, error, 0, result)
-            return
+            return None
         try:
-            data = self.parse(event)
+            return record, event, self.parse(event)
         except UnknownEventType as error:
             await self._dead_letter(record, Reason.UNKNOWN_TYPE, error, 0, result)
-            return
         except SchemaViolation as error:
             await self._dead_letter(record, Reason.SCHEMA_VIOLATION, error, 0, result)
-            return
+        return None
 
-        first_time = await connection.fetchval(
-            """INSERT INTO inbox (consumer_group, event_id, outcome) VALUES ($1, $2, 'handled')
-               ON CONFLICT (consumer_group, event_id) DO UPDATE
-                   SET outcome = 'handled', handled_at = clock_timestamp()
-                   WHERE inbox.outcome = 'dead_lettered'  -- a replayed dead letter: try again
-               RETURNING true""",
-            self.group,
-            event.id,
-        )
-        if not first_time:
-            result.duplicates += 1
-            return
+    async def _apply(
+        self,
+        connection: Connection,
+        events: list[tuple[Record, CloudEvent, EventData]],
+        *,
+        careful: bool,
+    ) -> BatchResult:
+        result = BatchResult()
+        # One statement marks the whole batch seen; what it returns is new (or a replayed
+        # dead letter), the rest was handled before.
+        ids = list(dict.fromkeys(event.id for _, event, _ in events))
+        fresh = {
+            row["event_id"]
+            for row in await connection.fetch(
+                """INSERT INTO inbox (consumer_group, event_id, outcome)
+                   SELECT $1, unnest($2::uuid[]), 'handled'
+                   ON CONFLICT (consumer_group, event_id) DO UPDATE
+                       SET outcome = 'handled', handled_at = clock_timestamp()
+                       WHERE inbox.outcome = 'dead_lettered'  -- replayed: try again
+                   RETURNING event_id""",
+                self.group,
+                ids,
+            )
+        }
+        for record, event, data in events:
+            if event.id not in fresh:
+                result.duplicates += 1
+                continue
+            fresh.discard(event.id)  # the same event twice in one batch counts once
+            with self._span(record, event):
+                if careful:
+                    await self._handle_carefully(connection, record, event, data, result)
+                else:
+                    try:
+                        await self.handler(connection, data, event)
+                    except INFRASTRUCTURE_ERRORS:
+                        raise
+                    except Exception as error:
+                        raise _HandlerFailed from error
+                    result.handled += 1
+        return result
 
+    def _span(self, record: Record, event: CloudEvent) -> "AbstractContextManager[trace.Span]":
+        """The consume span, a child of the event's create span (W3C trace context)."""
         context = propagate.extract(
             {name: value.decode(errors="replace") for name, value in record.headers}
         )
-        with tracer.start_as_current_span(
+        return tracer.start_as_current_span(
             f"{record.topic} process",
             context=context,
             kind=trace.SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "kafka",
+                "messaging.operation.type": "process",
                 "messaging.destination.name": record.topic,
                 "messaging.consumer.group.name": self.group,
                 "messaging.message.id": str(event.id),
                 "messaging.kafka.offset": record.offset,
             },
-        ):
-            for attempt in range(1, self.attempts + 1):
-                try:
-                    async with connection.transaction():  # a savepoint: undo this try only
-                        await self.handler(connection, data, event)
-                except INFRASTRUCTURE_ERRORS:
-                    raise
-                except Exception as error:
-                    log.warning(
-                        "handler failed on %s (attempt %d of %d): %s",
+        )
+
+    async def _handle_carefully(
+        self,
+        connection: Connection,
+        record: Record,
+        event: CloudEvent,
+        data: EventData,
+        result: BatchResult,
+    ) -> None:
+        for attempt in range(1, self.attempts + 1):
+            try:
+                async with connection.transaction():  # a savepoint: undo this try only
+                    await self.handler(connection, data, event)
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception as error:
+                log.warning(
+                    "handler failed on %s (attempt %d of %d): %s",
+                    event.id,
+                    attempt,
+                    self.attempts,
+                    type(error).__name__,
+                )
+                if attempt == self.attempts:
+                    await connection.execute(
+                        """UPDATE inbox SET outcome = 'dead_lettered'
+                           WHERE consumer_group = $1 AND event_id = $2""",
+                        self.group,
                         event.id,
-                        attempt,
-                        self.attempts,
-                        type(error).__name__,
                     )
-                    if attempt == self.attempts:
-                        await connection.execute(
-                            """UPDATE inbox SET outcome = 'dead_lettered'
-                               WHERE consumer_group = $1 AND event_id = $2""",
-                            self.group,
-                            event.id,
-                        )
-                        await self._dead_letter(
-                            record, Reason.HANDLER_FAILED, error, attempt, result
-                        )
-                        return
-                    await asyncio.sleep(self.retry_pause_s * attempt)
-                else:
-                    result.handled += 1
+                    await self._dead_letter(record, Reason.HANDLER_FAILED, error, attempt, result)
                     return
+                await asyncio.sleep(self.retry_pause_s * attempt)
+            else:
+                result.handled += 1
+                return
 
     async def _dead_letter(
         self,

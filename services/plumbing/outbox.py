@@ -20,7 +20,6 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import asyncpg
@@ -42,9 +41,20 @@ async def enqueue(connection: Connection, event: CloudEvent, topic: str) -> None
     """Write `event` to the outbox as part of the caller's open transaction."""
     if not connection.is_in_transaction():
         raise RuntimeError("enqueue needs the transaction of the change the event describes")
-    # The current trace context travels with the row, so the publish joins the same trace.
+    # The event's "create" span is saved with the row (W3C trace context headers), so whoever
+    # consumes it continues the trace of the change that caused it.
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    with tracer.start_as_current_span(
+        f"{topic} create",
+        kind=trace.SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "create",
+            "messaging.destination.name": topic,
+            "messaging.message.id": str(event.id),
+        },
+    ):
+        propagate.inject(carrier)
     record = to_record(event)
     headers = {name: value.decode() for name, value in record.headers} | carrier
     await connection.execute(
@@ -85,6 +95,8 @@ class OutboxRelay:
         self.database_url = database_url
         self.settings = settings
         self.published = 0
+        # Set while this relay leads and publishes (after start-up and recovery).
+        self.leading = asyncio.Event()
         self._wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -113,11 +125,16 @@ class OutboxRelay:
             log.info("outbox relay is the leader")
             await connection.add_listener("outbox", self._on_notify)
             producer = await self._start_producer()
+            # Marking sent runs beside the next batch's publishing, on a connection of its own.
+            marker = await asyncpg.connect(self.database_url)
             try:
                 await self._recover(connection)
-                await self._relay(connection, producer, stop)
+                self.leading.set()
+                await self._relay(connection, marker, producer, stop)
             finally:
+                self.leading.clear()
                 await producer.stop()
+                await marker.close()
         finally:
             await connection.close()
 
@@ -168,65 +185,97 @@ class OutboxRelay:
         log.info("outbox relay recovered the last committed batch: %s", recovered)
 
     async def _relay(
-        self, connection: Connection, producer: AIOKafkaProducer, stop: asyncio.Event
+        self,
+        connection: Connection,
+        marker: Connection,
+        producer: AIOKafkaProducer,
+        stop: asyncio.Event,
     ) -> None:
         pruned_at = time.monotonic()
-        while not stop.is_set():
-            self._wake.clear()
-            rows = await connection.fetch(
-                """SELECT position, event_id, topic, partition_key, headers::text, value
-                   FROM outbox WHERE sent_at IS NULL ORDER BY position LIMIT $1""",
-                self.settings.batch_size,
-            )
-            if rows:
-                rows = rows[: fitting(rows)]
-                await self._publish(producer, rows)
-                await connection.execute(
-                    """UPDATE outbox SET sent_at = clock_timestamp()
-                       WHERE position = ANY($1::bigint[])""",
-                    [row["position"] for row in rows],
+        # The previous batch, committed to Kafka, being marked sent while the next is published.
+        marking: asyncio.Task[None] | None = None
+        marking_positions: list[int] = []
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                rows = await connection.fetch(
+                    """SELECT position, event_id, topic, partition_key, headers::text, value
+                       FROM outbox
+                       WHERE sent_at IS NULL AND position <> ALL($2::bigint[])
+                       ORDER BY position LIMIT $1""",
+                    self.settings.batch_size,
+                    marking_positions,
                 )
-                self.published += len(rows)
-                OUTBOX_PUBLISHED.inc(len(rows))
-                continue
-            await self._measure(connection)
-            if time.monotonic() - pruned_at > self.settings.prune_every_s:
-                await self.prune(connection)
-                pruned_at = time.monotonic()
-            await _wait_for(self._wake, stop, self.settings.poll_interval_s)
+                if rows:
+                    rows = rows[: fitting(rows)]
+                    positions = [row["position"] for row in rows]
+                    await self._publish(producer, rows, positions, previous=marking)
+                    marking = asyncio.create_task(self._mark_sent(marker, positions))
+                    marking_positions = positions
+                    continue
+                if marking is not None:
+                    await marking
+                    marking, marking_positions = None, []
+                    continue
+                await self._measure(connection)
+                if time.monotonic() - pruned_at > self.settings.prune_every_s:
+                    await self.prune(connection)
+                    pruned_at = time.monotonic()
+                await _wait_for(self._wake, stop, self.settings.poll_interval_s)
+        finally:
+            if marking is not None:
+                # If this fails, the batch was the last committed one: the next leader
+                # recovers it from Kafka (see _recover).
+                await asyncio.gather(marking, return_exceptions=True)
 
-    async def _publish(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> None:
-        positions = [row["position"] for row in rows]
-        async with producer.transaction():
-            await producer.send_offsets_to_transaction(
-                {
-                    TopicPartition(self.settings.progress_topic, 0): OffsetAndMetadata(
-                        max(positions), encode_positions(positions)
-                    )
-                },
-                self.settings.transactional_id,
-            )
-            for row in rows:
-                headers: Mapping[str, str] = json.loads(row["headers"])
-                context = propagate.extract(headers)
-                with tracer.start_as_current_span(
-                    f"{row['topic']} publish",
-                    context=context,
-                    kind=trace.SpanKind.PRODUCER,
-                    attributes={
-                        "messaging.system": "kafka",
-                        "messaging.destination.name": row["topic"],
-                        "messaging.message.id": str(row["event_id"]),
+    async def _mark_sent(self, marker: Connection, positions: list[int]) -> None:
+        await marker.execute(
+            "UPDATE outbox SET sent_at = clock_timestamp() WHERE position = ANY($1::bigint[])",
+            positions,
+        )
+        self.published += len(positions)
+        OUTBOX_PUBLISHED.inc(len(positions))
+
+    async def _publish(
+        self,
+        producer: AIOKafkaProducer,
+        rows: list[asyncpg.Record],
+        positions: list[int],
+        *,
+        previous: "asyncio.Task[None] | None",
+    ) -> None:
+        """One Kafka transaction: the batch, and which positions it carries. The previous batch
+        must be marked sent before this one commits, so that only the last committed batch
+        can ever be unmarked."""
+        topics = sorted({row["topic"] for row in rows})
+        with tracer.start_as_current_span(
+            f"{topics[0] if len(topics) == 1 else 'outbox'} publish",
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.batch.message_count": len(rows),
+            },
+        ):
+            async with producer.transaction():
+                await producer.send_offsets_to_transaction(
+                    {
+                        TopicPartition(self.settings.progress_topic, 0): OffsetAndMetadata(
+                            max(positions), encode_positions(positions)
+                        )
                     },
-                ):
-                    wire_headers = dict(headers)
-                    propagate.inject(wire_headers)
+                    self.settings.transactional_id,
+                )
+                for row in rows:
+                    headers: dict[str, str] = json.loads(row["headers"])
                     await producer.send(
                         row["topic"],
                         value=row["value"],
                         key=row["partition_key"].encode(),
-                        headers=[(name, value.encode()) for name, value in wire_headers.items()],
+                        headers=[(name, value.encode()) for name, value in headers.items()],
                     )
+                if previous is not None:
+                    await previous
 
     async def _measure(self, connection: Connection) -> None:
         row = await connection.fetchrow(

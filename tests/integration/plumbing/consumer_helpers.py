@@ -47,7 +47,7 @@ async def record_effect(connection: Connection, data: EventData, event: CloudEve
     await connection.execute("INSERT INTO effects (event_id) VALUES ($1)", event.id)
 
 
-async def eventually(condition: Callable[[], Awaitable[bool]], *, within_s: float = 30) -> None:
+async def eventually(condition: Callable[[], Awaitable[bool]], *, within_s: float = 60) -> None:
     deadline = time.monotonic() + within_s
     while not await condition():
         assert time.monotonic() < deadline, "the consumer did not get there in time"

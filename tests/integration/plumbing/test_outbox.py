@@ -221,8 +221,15 @@ class Crash(Exception):
 class RelayDyingAfterKafkaCommit(OutboxRelay):
     """Dies in the worst place: the batch is committed to Kafka, the rows are not marked."""
 
-    async def _publish(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> None:
-        await super()._publish(producer, rows)
+    async def _publish(
+        self,
+        producer: AIOKafkaProducer,
+        rows: list[asyncpg.Record],
+        positions: list[int],
+        *,
+        previous: "asyncio.Task[None] | None",
+    ) -> None:
+        await super()._publish(producer, rows, positions, previous=previous)
         raise Crash
 
 
