@@ -11,10 +11,13 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
 from deploy.local.config import REPOSITORY, StackConfig
 from deploy.local.errors import StackError
 from deploy.local.processes import ProcessRecord, require_free_port, spawn, wait_until
 from services.plumbing.kafka import metadata_answers
+from services.plumbing.outbox import RelaySettings
 
 POM = REPOSITORY / "deploy" / "kafka" / "pom.xml"
 MINIMUM_JAVA = 17
@@ -157,6 +160,33 @@ def answers(bootstrap: str) -> bool:
     # A refused connection is the expected answer while the broker starts: don't log it.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     return asyncio.run(metadata_answers(bootstrap))
+
+
+def create_topics(bootstrap: str) -> list[str]:
+    """Create every topic of `schemas.topics` with its dead-letter topic, and the relays'
+    progress topic; what exists is left alone. Returns the names created."""
+    from schemas.topics import TOPICS
+
+    wanted = {t.name: t.partitions for t in TOPICS} | {t.dead_letters: 1 for t in TOPICS}
+    wanted[RelaySettings.progress_topic] = 1
+
+    async def create() -> list[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            missing = sorted(set(wanted) - set(await admin.list_topics()))
+            if missing:
+                await admin.create_topics(
+                    [
+                        NewTopic(name, num_partitions=wanted[name], replication_factor=1)
+                        for name in missing
+                    ]
+                )
+            return missing
+        finally:
+            await admin.close()
+
+    return asyncio.run(create())
 
 
 def start(config: StackConfig) -> ProcessRecord:

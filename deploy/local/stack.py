@@ -18,6 +18,7 @@ class StartReport:
     already_running: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     total_s: float = 0.0
+    topics_created: list[str] = field(default_factory=list)
 
 
 def _kafka_up(state: StackState) -> bool:
@@ -50,6 +51,9 @@ def up(config: StackConfig, *, with_services: bool = False) -> tuple[StackState,
         state.save(config.state_file)
         report.started.append("kafka")
         report.seconds["kafka"] = time.monotonic() - began
+
+    assert state.kafka is not None
+    report.topics_created = kafka.create_topics(state.kafka.bootstrap)
 
     began = time.monotonic()
     if _postgres_up(state):

@@ -72,7 +72,7 @@ class RelaySettings:
     bootstrap: str
     # Shared by every relay of one service: a new leader fences the old one's producer.
     transactional_id: str
-    batch_size: int = 500
+    batch_size: int = 2000
     poll_interval_s: float = 1.0
     retention_s: float = 7 * 24 * 3600
     prune_every_s: float = 300.0

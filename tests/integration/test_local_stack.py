@@ -7,6 +7,7 @@ import pytest
 
 from deploy.local import stack
 from deploy.local.config import StackConfig
+from schemas.topics import TOPICS
 from tests.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -23,6 +24,8 @@ def test_up_twice_starts_once_and_down_stops_exactly_what_it_started(tmp_path: P
     try:
         first, report = stack.up(config)
         assert report.started == ["kafka", "postgres"]
+        assert {topic.name for topic in TOPICS} <= set(report.topics_created)
+        assert {topic.dead_letters for topic in TOPICS} <= set(report.topics_created)
         assert first.kafka is not None
         assert first.postgres is not None
         assert first.kafka.process is not None
@@ -33,6 +36,7 @@ def test_up_twice_starts_once_and_down_stops_exactly_what_it_started(tmp_path: P
         again, report = stack.up(config)
         assert report.started == []
         assert report.already_running == ["kafka", "postgres"]
+        assert report.topics_created == []
         assert again.model_dump() == first.model_dump()
         assert stack.status(config)["kafka"] == f"running at 127.0.0.1:{config.kafka_port}"
     finally:
