@@ -201,7 +201,9 @@ class OutboxRelay:
                 rows = await connection.fetch(
                     """SELECT position, event_id, topic, partition_key, headers::text, value
                        FROM outbox
-                       WHERE sent_at IS NULL AND position <> ALL($2::bigint[])
+                       WHERE sent_at IS NULL
+                         -- a hashed subplan: cheap per row, unlike <> ALL(array)
+                         AND position NOT IN (SELECT unnest($2::bigint[]))
                        ORDER BY position LIMIT $1""",
                     self.settings.batch_size,
                     marking_positions,
