@@ -37,7 +37,14 @@ async def partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
-    return KafkaBroker(settings.kafka_bootstrap, client_id=f"overgang-{settings.service_name}")
+    """The service's broker; what it publishes itself goes through an idempotent producer
+    that waits for every in-sync replica (events go through the outbox relay instead)."""
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=f"overgang-{settings.service_name}",
+        enable_idempotence=True,
+        acks="all",
+    )
 
 
 class KafkaLink:

@@ -54,3 +54,6 @@ def test_a_service_process_becomes_ready_and_stops_cleanly(running: tuple[str, s
     assert status == 200, f"the {name} service did not become ready"
     openapi = httpx.get(f"{url}/openapi.json").json()
     assert {"/healthz", "/readyz"} <= set(openapi["paths"])
+    metrics = httpx.get(f"{url}/metrics/").text
+    assert "overgang_outbox_unsent_events" in metrics
+    assert "overgang_dead_letters_total" in metrics

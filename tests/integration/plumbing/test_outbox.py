@@ -252,3 +252,33 @@ async def test_a_batch_kafka_committed_but_not_marked_sent_is_not_sent_again(
         await relay.close()
 
     assert_once_each_in_order(await read_topic(servers.kafka_bootstrap, topic), events=300, keys=30)
+
+
+async def test_sent_rows_are_pruned_after_the_retention_period_and_unsent_rows_never(
+    servers: Servers, new_topic: NewTopicFactory, database_url: str, transactional_id: str
+) -> None:
+    topic = await new_topic("prune", partitions=1)
+    await enqueue_numbered(database_url, topic, events=30, keys=3)
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            """UPDATE outbox SET sent_at = clock_timestamp() - interval '8 days'
+               WHERE position IN (SELECT position FROM outbox ORDER BY position LIMIT 10)"""
+        )
+        await connection.execute(
+            """UPDATE outbox SET sent_at = clock_timestamp() - interval '1 day'
+               WHERE position IN (SELECT position FROM outbox WHERE sent_at IS NULL
+                                  ORDER BY position LIMIT 10)"""
+        )
+        relay = OutboxRelay(database_url, RelaySettings(servers.kafka_bootstrap, transactional_id))
+
+        pruned = await relay.prune(connection)
+
+        assert pruned == 10
+        left = await connection.fetchrow(
+            "SELECT count(*) FILTER (WHERE sent_at IS NULL) AS unsent, count(*) AS rows FROM outbox"
+        )
+        assert left is not None
+        assert (left["unsent"], left["rows"]) == (10, 20)
+    finally:
+        await connection.close()
