@@ -1,9 +1,10 @@
 """Event backbone benchmark: the outbox relay and the inbox consumer, each beside a raw aiokafka
 baseline measured in the same run, on the local stack. Figures to bench/results/backbone.json.
 
-- relay: N events of 1 KB enqueued in single-event transactions, then relayed to Kafka, versus
-  raw aiokafka publishing the same N events with the same producer settings (idempotent,
-  acks=all, same batching). Goal: relay >= 70% of raw throughput.
+- relay: N events of 1 KB enqueued in single-event transactions, then relayed to Kafka (timed
+  from the moment the relay leads), versus raw aiokafka publishing the same N events with the
+  same producer settings (idempotent, acks=all, same batching); the median of 3 trials.
+  Goal: relay >= 70% of raw throughput.
 - inbox consumer: the same topic read by the EventConsumer (FastStream, inbox row plus one
   effect row per event, acknowledged per batch) versus a raw aiokafka consumer.
 """
@@ -40,6 +41,7 @@ from services.plumbing.tables import create_plumbing_tables
 RESULTS = REPOSITORY / "bench" / "results" / "backbone.json"
 EVENTS = int(os.environ.get("OVERGANG_BENCH_EVENTS", "20000"))
 KEYS = 500
+TRIALS = 3
 PARTITIONS = 6
 PRODUCER = {"enable_idempotence": True, "acks": "all", "linger_ms": 5, "max_batch_size": 256 * 1024}
 
@@ -183,20 +185,29 @@ async def inbox_consume(bootstrap: str, topic: str, database_url: str, expected:
         await pool.close()
 
 
-async def measure(bootstrap: str, database_url: str) -> dict[str, Any]:
+async def _relay_trial(
+    bootstrap: str, database_url: str, events: list[CloudEvent]
+) -> dict[str, float]:
     run = uuid.uuid4().hex[:8]
-    raw_topic, relay_topic, consumed = (
-        f"bench.raw.{run}",
-        f"bench.relay.{run}",
-        f"bench.consumed.{run}",
-    )
-    await _create_topics(bootstrap, raw_topic, relay_topic, consumed)
-    events = [_event(i) for i in range(EVENTS)]
+    raw_topic, relay_topic = f"bench.raw.{run}", f"bench.relay.{run}"
+    await _create_topics(bootstrap, raw_topic, relay_topic)
     await raw_publish(bootstrap, raw_topic, events[:1000])  # warm the broker and the client
     raw_s = await raw_publish(bootstrap, raw_topic, events)
     async with _schema(database_url) as url:
         relay = await relay_publish(bootstrap, relay_topic, url, events)
+    return {"raw_s": raw_s, **relay}
 
+
+async def measure(bootstrap: str, database_url: str) -> dict[str, Any]:
+    events = [_event(i) for i in range(EVENTS)]
+    # Two cores run the broker, PostgreSQL and the client: single runs vary, so take the
+    # median ratio of several, raw and relay side by side in each.
+    trials = [await _relay_trial(bootstrap, database_url, events) for _ in range(TRIALS)]
+    ratios = sorted(t["raw_s"] / t["relay_s"] for t in trials)
+    median = trials[[t["raw_s"] / t["relay_s"] for t in trials].index(ratios[len(ratios) // 2])]
+
+    consumed = f"bench.consumed.{uuid.uuid4().hex[:8]}"
+    await _create_topics(bootstrap, consumed)
     await raw_publish(bootstrap, consumed, [_deadline_missed() for _ in range(EVENTS)])
     raw_consume_s = await raw_consume(bootstrap, consumed, EVENTS)
     async with _schema(database_url) as url:
@@ -209,13 +220,14 @@ async def measure(bootstrap: str, database_url: str) -> dict[str, Any]:
         "keys": KEYS,
         "partitions": PARTITIONS,
         "relay": {
-            "raw_aiokafka_events_per_s": round(EVENTS / raw_s),
-            "relay_events_per_s": round(EVENTS / relay["relay_s"]),
-            "relay_to_raw_ratio": round(raw_s / relay["relay_s"], 3),
-            "enqueue_single_event_transactions_per_s": round(EVENTS / relay["enqueue_s"]),
-            "enqueue_then_relay_to_raw_ratio": round(
-                raw_s / (relay["enqueue_s"] + relay["relay_s"]), 3
-            ),
+            "trials": TRIALS,
+            "relay_to_raw_ratios": [round(r, 3) for r in ratios],
+            "relay_to_raw_ratio_median": round(ratios[len(ratios) // 2], 3),
+            "median_trial": {
+                "raw_aiokafka_events_per_s": round(EVENTS / median["raw_s"]),
+                "relay_events_per_s": round(EVENTS / median["relay_s"]),
+                "enqueue_single_event_transactions_per_s": round(EVENTS / median["enqueue_s"]),
+            },
         },
         "consumer": {
             "raw_aiokafka_events_per_s": round(EVENTS / raw_consume_s),
