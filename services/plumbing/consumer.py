@@ -16,6 +16,7 @@ acknowledged and comes again, and the inbox keeps the redelivery from acting twi
 import asyncio
 import datetime as dt
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -64,13 +65,13 @@ class BatchResult:
     handled: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
-    reasons: list[Reason] = field(default_factory=list)
+    reasons: Counter[Reason] = field(default_factory=Counter)
 
     def add(self, other: "BatchResult") -> None:
         self.handled += other.handled
         self.duplicates += other.duplicates
         self.dead_lettered += other.dead_lettered
-        self.reasons.extend(other.reasons)
+        self.reasons.update(other.reasons)
 
 
 @dataclass
@@ -253,7 +254,7 @@ class EventConsumer:
             now=self.clock(),
         )
         result.dead_lettered += 1
-        result.reasons.append(reason)
+        result.reasons[reason] += 1
         DEAD_LETTERS.labels(record.topic, reason.value).inc()
 
     def _measure_lag(self, consumer: Any, records: Sequence[Record]) -> None:
