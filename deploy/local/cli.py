@@ -8,12 +8,15 @@ import asyncio
 import json
 import os
 import sys
+import uuid
 from collections.abc import Sequence
 
 from deploy.local import stack
 from deploy.local.config import StackConfig
+from deploy.local.dev_issuer import issue
 from deploy.local.errors import StackError
 from deploy.local.state import StackState
+from schemas.codes import Role
 from services.plumbing.dead_letters import read_dead_letters, replay
 
 
@@ -110,6 +113,18 @@ def _dead_letters_replay(config: StackConfig, arguments: argparse.Namespace) -> 
     )
 
 
+def _token(config: StackConfig, arguments: argparse.Namespace) -> None:
+    print(
+        issue(
+            config.dev_issuer_dir,
+            organisation=arguments.org,
+            roles=arguments.role,
+            actor=arguments.actor,
+            ttl_s=arguments.ttl,
+        )
+    )
+
+
 def _print_status(report: dict[str, str]) -> None:
     for name, what in report.items():
         print(f"{name:<10} {what}")
@@ -135,6 +150,18 @@ def parser() -> argparse.ArgumentParser:
     actions.add_parser("status", help="say what runs, and where").set_defaults(run=_status)
     for action in (up, *(actions.choices[name] for name in ("down", "status"))):
         action.add_argument("--json", action="store_true", help="machine-readable output")
+
+    token = groups.add_parser(
+        "token", help="a bearer token from the local development issuer (never in production)"
+    )
+    token.add_argument("--org", type=uuid.UUID, required=True, help="the organisation's id")
+    token.add_argument(
+        "--role", type=Role, action="append", required=True, choices=list(Role),
+        help="a role (repeat for several)",
+    )  # fmt: skip
+    token.add_argument("--actor", type=uuid.UUID, help="the actor's id (default: a new one)")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    token.set_defaults(run=_token)
 
     letters = groups.add_parser("dead-letters", help="records a consumer could not handle")
     letter_actions = letters.add_subparsers(dest="action", required=True)

@@ -40,5 +40,9 @@ class StackConfig(BaseSettings):
         return self.dir / "stack.json"
 
     @property
+    def dev_issuer_dir(self) -> Path:
+        return self.dir / "dev-issuer"
+
+    @property
     def log_dir(self) -> Path:
         return self.dir / "logs"

@@ -6,6 +6,7 @@ from pathlib import Path
 import httpx
 
 from deploy.local.config import REPOSITORY, SERVICE_PORTS, StackConfig
+from deploy.local.dev_issuer import ensure_keys, jwks_file
 from deploy.local.processes import require_free_port, spawn, wait_until
 from deploy.local.state import ServiceState, StackState
 
@@ -23,6 +24,7 @@ def launch(config: StackConfig, state: StackState, name: str) -> ServiceState:
     assert state.postgres is not None, "start PostgreSQL first"
     port = SERVICE_PORTS[name]
     require_free_port(config.host, port, f"the {name} service")
+    ensure_keys(config.dev_issuer_dir)
     process = spawn(
         [sys.executable, "-m", f"services.{name}"],
         log_file=_log_file(config, name),
@@ -32,6 +34,7 @@ def launch(config: StackConfig, state: StackState, name: str) -> ServiceState:
             "OVERGANG_DATABASE_URL": state.postgres.databases[name],
             "OVERGANG_HOST": config.host,
             "OVERGANG_PORT": str(port),
+            "OVERGANG_AUTH_JWKS": str(jwks_file(config.dev_issuer_dir)),
         },
     )
     return ServiceState(url=f"http://{config.host}:{port}", process=process)

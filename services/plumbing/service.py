@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import make_asgi_app
 
+from services.plumbing.auth import JwksSource, TokenVerifier
 from services.plumbing.database import create_pool, database_answers
 from services.plumbing.health import health_router
 from services.plumbing.kafka import KafkaLink, create_broker
@@ -40,6 +41,11 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
         return await link.answers(settings.readiness_timeout_s)
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.token_verifier = TokenVerifier(
+        JwksSource(settings.auth_jwks),
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+    )
     install_problem_handlers(app)
     app.include_router(health_router({"database": database, "kafka": kafka}))
     app.mount("/metrics", make_asgi_app())

@@ -6,9 +6,9 @@ state file (written by `overgang stack up`), so `python -m services.referral` ju
 import json
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -16,9 +16,11 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from services.plumbing.auth import AUDIENCE, DEV_ISSUER
 from services.plumbing.telemetry import TraceExporter
 
 DEFAULT_STACK_STATE = Path(__file__).resolve().parents[2] / "var" / "stack.json"
+DEFAULT_DEV_JWKS = Path(__file__).resolve().parents[2] / "var" / "dev-issuer" / "jwks.json"
 
 
 class LocalStackSource(PydanticBaseSettingsSource):
@@ -57,6 +59,14 @@ class ServiceSettings(BaseSettings):
     port: int = Field(description="port the HTTP API answers on")
     kafka_retry_s: float = Field(2.0, description="pause between attempts to reach Kafka")
     readiness_timeout_s: float = Field(2.0, description="how long /readyz waits for each check")
+    environment: Literal["development", "production"] = Field(
+        "development", description="production refuses the dev token issuer and plain http"
+    )
+    auth_issuer: str = Field(DEV_ISSUER, description="the `iss` that tokens must carry")
+    auth_audience: str = Field(AUDIENCE, description="the `aud` that tokens must carry")
+    auth_jwks: str = Field(
+        str(DEFAULT_DEV_JWKS), description="the issuer's JWKS: an https URL, or a file"
+    )
     log_level: str = Field("INFO", description="level of the JSON logs")
     trace_exporter: TraceExporter = Field(
         TraceExporter.NONE, description="where traces go: otlp, console or none"
@@ -64,6 +74,15 @@ class ServiceSettings(BaseSettings):
     otlp_endpoint: str | None = Field(
         None, description="OTLP/HTTP traces endpoint; unset means the exporter's default"
     )
+
+    @model_validator(mode="after")
+    def _production_is_strict(self) -> Self:
+        if self.environment == "production":
+            if self.auth_issuer == DEV_ISSUER:
+                raise ValueError("production refuses the development token issuer")
+            if not self.auth_jwks.startswith("https://"):
+                raise ValueError("production needs the issuer's JWKS from an https URL")
+        return self
 
     @classmethod
     def settings_customise_sources(

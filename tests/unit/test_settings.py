@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from services.audit.app import AuditSettings
 from services.referral.app import ReferralSettings
@@ -60,3 +61,20 @@ def test_the_database_password_stays_out_of_the_settings_text(state_file: Path) 
 
     assert "secret" not in repr(settings)
     assert "secret" not in str(settings.model_dump())
+
+
+def test_production_refuses_the_development_token_issuer(
+    state_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OVERGANG_ENVIRONMENT", "production")
+
+    with pytest.raises(ValidationError, match="refuses the development token issuer"):
+        ReferralSettings()
+
+    monkeypatch.setenv("OVERGANG_AUTH_ISSUER", "https://login.example.no")
+    monkeypatch.setenv("OVERGANG_AUTH_JWKS", "http://login.example.no/jwks")
+    with pytest.raises(ValidationError, match="https URL"):
+        ReferralSettings()
+
+    monkeypatch.setenv("OVERGANG_AUTH_JWKS", "https://login.example.no/jwks")
+    assert ReferralSettings().auth_issuer == "https://login.example.no"
