@@ -109,7 +109,7 @@ class OutboxRelay:
                 log.warning(
                     "outbox relay interrupted (%s: %s); retrying", type(error).__name__, error
                 )
-                await _sleep_unless(stop, backoff)
+                await sleep_unless(stop, backoff)
                 backoff = min(backoff * 2, self.settings.max_backoff_s)
 
     async def _lead(self, stop: asyncio.Event) -> None:
@@ -120,7 +120,7 @@ class OutboxRelay:
             while not await connection.fetchval(
                 "SELECT pg_try_advisory_lock($1)", self.settings.leader_lock
             ):
-                if await _sleep_unless(stop, self.settings.poll_interval_s):
+                if await sleep_unless(stop, self.settings.poll_interval_s):
                     return
             log.info("outbox relay is the leader")
             await connection.add_listener("outbox", self._on_notify)
@@ -333,7 +333,7 @@ def fitting(rows: list[asyncpg.Record]) -> int:
     return count
 
 
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> bool:
+async def sleep_unless(stop: asyncio.Event, seconds: float) -> bool:
     """Sleep, waking early if `stop` is set; True when it was."""
     try:
         await asyncio.wait_for(stop.wait(), seconds)

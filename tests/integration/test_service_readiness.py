@@ -55,10 +55,13 @@ def _readiness(app: FastAPI, *, until: dict[str, str], within_s: float = 15) -> 
 def test_a_service_is_ready_when_its_database_and_kafka_answer(servers: Servers, name: str) -> None:
     app = _service_app(name, servers.kafka_bootstrap, servers.database_url)
 
-    response = _readiness(app, until={"database": "ok", "kafka": "ok"})
+    response = _readiness(app, until={"database": "ok", "schema": "ok", "kafka": "ok"})
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"database": "ok", "kafka": "ok"}}
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "schema": "ok", "kafka": "ok"},
+    }
 
 
 def test_a_service_without_kafka_is_alive_but_not_ready(servers: Servers) -> None:
@@ -68,12 +71,13 @@ def test_a_service_without_kafka_is_alive_but_not_ready(servers: Servers) -> Non
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
     # Give it time to try: Kafka stays unreachable, the database answers.
-    response = _readiness(app, until={"database": "ok", "kafka": "ok"}, within_s=4)
+    response = _readiness(app, until={"database": "ok", "schema": "ok", "kafka": "ok"}, within_s=4)
 
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["checks"] == {"database": "ok", "kafka": "unavailable"}
+    assert response.json()["checks"] == {"database": "ok", "schema": "ok", "kafka": "unavailable"}
     assert response.json()["detail"] == "not ready: kafka does not answer"
+    assert response.headers["retry-after"] == "5"
 
 
 def test_a_service_without_its_database_is_not_ready(servers: Servers) -> None:
@@ -84,8 +88,13 @@ def test_a_service_without_its_database_is_not_ready(servers: Servers) -> None:
     )
 
     response = _readiness(
-        create_referral(settings), until={"database": "unavailable", "kafka": "ok"}
+        create_referral(settings),
+        until={"database": "unavailable", "schema": "unavailable", "kafka": "ok"},
     )
 
     assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "unavailable", "kafka": "ok"}
+    assert response.json()["checks"] == {
+        "database": "unavailable",
+        "schema": "unavailable",
+        "kafka": "ok",
+    }
