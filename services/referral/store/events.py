@@ -1,0 +1,22 @@
+"""Writing domain events to the outbox, in the transaction of the change they describe."""
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable
+
+from schemas.envelope import CloudEvent, EventData
+from services.plumbing import outbox
+from services.plumbing.database import Connection
+
+SOURCE = "/overgang/referral"
+# Makes the id of each event written (uuid.uuid4 in production, something fixed in tests).
+NewId = Callable[[], uuid.UUID]
+
+
+async def enqueue_all(
+    connection: Connection, events: Iterable[EventData], *, new_id: NewId, now: dt.datetime
+) -> None:
+    """Every event to the outbox, in order, in the caller's open transaction."""
+    for data in events:
+        event = CloudEvent.of(data, source=SOURCE, event_id=new_id(), time=now)
+        await outbox.enqueue(connection, event, data.topic.name)

@@ -1,0 +1,299 @@
+"""Referrals: the aggregate with its history, contacts and follow-ups; saved under an
+optimistic version check together with its events in the outbox."""
+
+import datetime as dt
+import typing
+from collections.abc import Callable
+from typing import TypeVar
+
+import asyncpg
+
+from schemas.codes import Purpose, Role
+from schemas.directory import Situation
+from schemas.ids import (
+    ActorId,
+    AgreementId,
+    ConsentId,
+    ContactId,
+    FollowUpId,
+    OrganisationId,
+    ReferralId,
+    SubjectId,
+)
+from schemas.referrals import (
+    CancellationReason,
+    ContactMethod,
+    ContactResult,
+    Outcome,
+    RejectionReason,
+    StatutoryBasis,
+    WithdrawalReason,
+)
+from services.plumbing.database import Connection
+from services.referral.domain.errors import StaleVersion
+from services.referral.domain.records import Contact, FollowUp, HistoryEntry, ReferralEvent
+from services.referral.domain.referral import Referral
+from services.referral.domain.status import OPEN_STATUSES, ReferralStatus
+from services.referral.store.errors import NotFound
+from services.referral.store.events import NewId, enqueue_all
+
+_EVENT_TYPES: dict[str, type[ReferralEvent]] = {
+    event_type.ce_type: event_type for event_type in typing.get_args(ReferralEvent)
+}
+_T = TypeVar("_T")
+
+
+async def save(
+    connection: Connection,
+    referral: Referral,
+    *,
+    expected_version: int,
+    new_id: NewId,
+    now: dt.datetime,
+) -> None:
+    """Store what changed since `expected_version` (0: a new referral) and enqueue its events,
+    in the caller's transaction. StaleVersion when the stored referral is not at that version:
+    someone else changed it since it was loaded, and nothing is written."""
+    values = _values(referral)
+    if expected_version == 0:
+        inserted = await connection.fetchval(
+            """INSERT INTO referrals (referral_id, subject_id, from_organisation_id,
+               to_organisation_id, purpose, situation,
+               agreement_id, agreement_version, consent_id, statutory_basis, status, version,
+               submitted_at, addressed_at, received_at, accepted_at, started_at, closed_at,
+               assigned_counsellor, assigned_role, rejection_reason, withdrawal_reason,
+               cancellation_reason, outcome)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                       $16, $17, $18, $19, $20, $21, $22, $23, $24)
+               ON CONFLICT (referral_id) DO NOTHING RETURNING true""",
+            *values,
+        )
+        if not inserted:
+            raise StaleVersion(expected=0, actual=await _version(connection, referral.referral_id))
+    else:
+        # The id and the person never change; the version check is the optimistic lock.
+        changed = await connection.fetchval(
+            """UPDATE referrals SET
+                   from_organisation_id = $3, to_organisation_id = $4, purpose = $5,
+                   situation = $6, agreement_id = $7, agreement_version = $8, consent_id = $9,
+                   statutory_basis = $10, status = $11, version = $12, submitted_at = $13,
+                   addressed_at = $14, received_at = $15, accepted_at = $16, started_at = $17,
+                   closed_at = $18, assigned_counsellor = $19, assigned_role = $20,
+                   rejection_reason = $21, withdrawal_reason = $22, cancellation_reason = $23,
+                   outcome = $24
+               WHERE referral_id = $1 AND subject_id = $2 AND version = $25
+               RETURNING true""",
+            *values,
+            expected_version,
+        )
+        if not changed:
+            raise StaleVersion(
+                expected=expected_version,
+                actual=await _version(connection, referral.referral_id),
+            )
+    await _append_records(connection, referral, expected_version)
+    await enqueue_all(connection, referral.drain_events(), new_id=new_id, now=now)
+
+
+async def _version(connection: Connection, referral_id: ReferralId) -> int:
+    version = await connection.fetchval(
+        "SELECT version FROM referrals WHERE referral_id = $1", referral_id
+    )
+    if version is None:
+        raise NotFound(f"no referral {referral_id}")
+    return int(version)
+
+
+async def _append_records(
+    connection: Connection, referral: Referral, expected_version: int
+) -> None:
+    new_entries = [entry for entry in referral.history if entry.version > expected_version]
+    await connection.executemany(
+        """INSERT INTO referral_history (referral_id, version, event_type, event, note,
+               occurred_at)
+           VALUES ($1, $2, $3, $4::jsonb, $5, $6)""",
+        [
+            (
+                referral.referral_id,
+                entry.version,
+                entry.event.ce_type,
+                entry.event.model_dump_json(),
+                entry.note,
+                entry.event.occurred_at,
+            )
+            for entry in new_entries
+        ],
+    )
+    # Contacts and follow-ups are append-only; the version check above already serialises
+    # writers, so only the ones recorded since `expected_version` are new.
+    await connection.executemany(
+        """INSERT INTO referral_contacts (contact_id, referral_id, method, result, recorded_at,
+               recorded_by)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (contact_id) DO NOTHING""",
+        [
+            (
+                contact.contact_id,
+                referral.referral_id,
+                contact.method.value,
+                contact.result.value,
+                contact.recorded_at,
+                contact.recorded_by,
+            )
+            for contact in referral.contacts
+        ],
+    )
+    await connection.executemany(
+        """INSERT INTO referral_follow_ups (follow_up_id, referral_id, method, recorded_at,
+               recorded_by)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (follow_up_id) DO NOTHING""",
+        [
+            (
+                follow_up.follow_up_id,
+                referral.referral_id,
+                follow_up.method.value,
+                follow_up.recorded_at,
+                follow_up.recorded_by,
+            )
+            for follow_up in referral.follow_ups
+        ],
+    )
+
+
+def _values(referral: Referral) -> list[object]:
+    def code(value: object | None) -> str | None:
+        return None if value is None else str(value)
+
+    return [
+        referral.referral_id,
+        referral.subject_id,
+        referral.from_organisation_id,
+        referral.to_organisation_id,
+        referral.purpose.value,
+        referral.situation.value,
+        referral.agreement_id,
+        referral.agreement_version,
+        referral.consent_id,
+        code(referral.statutory_basis),
+        referral.status.value,
+        referral.version,
+        referral.submitted_at,
+        referral.addressed_at,
+        referral.received_at,
+        referral.accepted_at,
+        referral.started_at,
+        referral.closed_at,
+        referral.assigned_counsellor,
+        code(referral.assigned_role),
+        code(referral.rejection_reason),
+        code(referral.withdrawal_reason),
+        code(referral.cancellation_reason),
+        code(referral.outcome),
+    ]
+
+
+async def get(connection: Connection, referral_id: ReferralId) -> Referral:
+    """The referral with its history, contacts and follow-ups; NotFound when there is none."""
+    row = await connection.fetchrow(
+        """SELECT referral_id, subject_id, from_organisation_id, to_organisation_id, purpose,
+           situation,
+           agreement_id, agreement_version, consent_id, statutory_basis, status, version,
+           submitted_at, addressed_at, received_at, accepted_at, started_at, closed_at,
+           assigned_counsellor, assigned_role, rejection_reason, withdrawal_reason,
+           cancellation_reason, outcome
+           FROM referrals WHERE referral_id = $1""",
+        referral_id,
+    )
+    if row is None:
+        raise NotFound(f"no referral {referral_id}")
+    history = await connection.fetch(
+        "SELECT version, event_type, event, note FROM referral_history"
+        " WHERE referral_id = $1 ORDER BY version",
+        referral_id,
+    )
+    contacts = await connection.fetch(
+        "SELECT * FROM referral_contacts WHERE referral_id = $1 ORDER BY recorded_at, contact_id",
+        referral_id,
+    )
+    follow_ups = await connection.fetch(
+        "SELECT * FROM referral_follow_ups WHERE referral_id = $1"
+        " ORDER BY recorded_at, follow_up_id",
+        referral_id,
+    )
+    referral = _referral(row)
+    referral.history = [
+        HistoryEntry(
+            entry["version"],
+            _EVENT_TYPES[entry["event_type"]].model_validate_json(entry["event"]),
+            entry["note"],
+        )
+        for entry in history
+    ]
+    referral.contacts = [
+        Contact(
+            ContactId(contact["contact_id"]),
+            ContactMethod(contact["method"]),
+            ContactResult(contact["result"]),
+            contact["recorded_at"],
+            ActorId(contact["recorded_by"]),
+        )
+        for contact in contacts
+    ]
+    referral.follow_ups = [
+        FollowUp(
+            FollowUpId(follow_up["follow_up_id"]),
+            ContactMethod(follow_up["method"]),
+            follow_up["recorded_at"],
+            ActorId(follow_up["recorded_by"]),
+        )
+        for follow_up in follow_ups
+    ]
+    return referral
+
+
+def _referral(row: asyncpg.Record) -> Referral:
+    def optional(make: Callable[[str], _T], column: str) -> _T | None:
+        value = row[column]
+        return None if value is None else make(value)
+
+    return Referral(
+        referral_id=ReferralId(row["referral_id"]),
+        subject_id=SubjectId(row["subject_id"]),
+        from_organisation_id=OrganisationId(row["from_organisation_id"]),
+        to_organisation_id=OrganisationId(row["to_organisation_id"]),
+        purpose=Purpose(row["purpose"]),
+        situation=Situation(row["situation"]),
+        agreement_id=AgreementId(row["agreement_id"]),
+        agreement_version=row["agreement_version"],
+        consent_id=None if row["consent_id"] is None else ConsentId(row["consent_id"]),
+        statutory_basis=optional(StatutoryBasis, "statutory_basis"),
+        status=ReferralStatus(row["status"]),
+        version=row["version"],
+        submitted_at=row["submitted_at"],
+        addressed_at=row["addressed_at"],
+        received_at=row["received_at"],
+        accepted_at=row["accepted_at"],
+        started_at=row["started_at"],
+        closed_at=row["closed_at"],
+        assigned_counsellor=(
+            None if row["assigned_counsellor"] is None else ActorId(row["assigned_counsellor"])
+        ),
+        assigned_role=optional(Role, "assigned_role"),
+        rejection_reason=optional(RejectionReason, "rejection_reason"),
+        withdrawal_reason=optional(WithdrawalReason, "withdrawal_reason"),
+        cancellation_reason=optional(CancellationReason, "cancellation_reason"),
+        outcome=optional(Outcome, "outcome"),
+    )
+
+
+async def open_depending_on_consent(
+    connection: Connection, consent_id: ConsentId
+) -> list[Referral]:
+    """The open referrals that name the consent, locked for the withdrawal's transaction."""
+    ids = await connection.fetch(
+        """SELECT referral_id FROM referrals
+           WHERE consent_id = $1 AND status = ANY($2::text[])
+           ORDER BY referral_id FOR UPDATE""",
+        consent_id,
+        sorted(status.value for status in OPEN_STATUSES),
+    )
+    return [await get(connection, ReferralId(row["referral_id"])) for row in ids]
