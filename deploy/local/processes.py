@@ -38,6 +38,7 @@ class ProcessRecord(BaseModel):
     def stop(self, *, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 30.0) -> None:
         """Ask the process to stop, wait for it, and kill it if it will not."""
         if not self.running():
+            _forget(self.pid)
             return
         process = psutil.Process(self.pid)
         try:
@@ -48,11 +49,20 @@ class ProcessRecord(BaseModel):
             process.wait(10)
         except psutil.NoSuchProcess:
             pass
+        finally:
+            _forget(self.pid)
 
 
 # The processes this interpreter started. They outlive it on purpose; holding their Popen
 # objects keeps Python from warning, as they are collected, that they still run.
 _started: list["subprocess.Popen[bytes]"] = []
+
+
+def _forget(pid: int) -> None:
+    """Let go of the Popen of a process we stopped (poll notes that it was reaped)."""
+    for process in [p for p in _started if p.pid == pid]:
+        process.poll()
+        _started.remove(process)
 
 
 def spawn(
