@@ -1,23 +1,108 @@
 """Wiring of the referral service."""
 
-from typing import ClassVar
+import base64
+import binascii
+from typing import ClassVar, Self
 
 from fastapi import FastAPI
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
 
+from services.plumbing.migrations import migrations_folder
 from services.plumbing.service import create_service_app
 from services.plumbing.settings import ServiceSettings
+from services.referral.api import agreements, organisations, subjects
+from services.referral.api.problems import install_referral_problems
+from services.referral.crypto import KEY_BYTES, StoreKeys
+
+# Development only: fixed, well-known keys so that a local stack keeps finding its subjects
+# across restarts. Production refuses to start without keys of its own.
+_DEVELOPMENT_MASTER_KEY = base64.b64encode(b"overgang-development-master-key!").decode()
+_DEVELOPMENT_INDEX_KEY = base64.b64encode(b"overgang-development-index-key!!").decode()
+
+
+def _key_bytes(name: str, value: SecretStr) -> bytes:
+    try:
+        raw = base64.b64decode(value.get_secret_value(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{name} must be base64") from None
+    if len(raw) != KEY_BYTES:
+        raise ValueError(f"{name} must be the base64 of {KEY_BYTES} bytes")
+    return raw
+
+
+class MissingStoreKeys(ValueError):
+    """The store's keys are not set, and only development has defaults."""
 
 
 class ReferralSettings(ServiceSettings):
+    # A refused setting's error must not print what was given: the keys are secrets.
+    model_config = SettingsConfigDict(hide_input_in_errors=True)
+
     service_name: ClassVar[str] = "referral"
 
     port: int = Field(8000, description="port the HTTP API answers on")
+    master_key: SecretStr | None = Field(
+        None,
+        description="OVERGANG_MASTER_KEY: base64 of 32 random bytes; wraps each person's data "
+        "key (required in production)",
+    )
+    index_key: SecretStr | None = Field(
+        None,
+        description="OVERGANG_INDEX_KEY: base64 of 32 random bytes, not the master key; keys "
+        "the blind index of identity numbers (required in production)",
+    )
+    allow_synthetic_identity_numbers: bool = Field(
+        False, description="accept NAV's and Skatteetaten's synthetic test identity numbers"
+    )
+
+    @model_validator(mode="after")
+    def _store_keys_are_usable(self) -> Self:
+        if self.environment == "development":
+            if self.master_key is None:
+                self.master_key = SecretStr(_DEVELOPMENT_MASTER_KEY)
+            if self.index_key is None:
+                self.index_key = SecretStr(_DEVELOPMENT_INDEX_KEY)
+        # Keys that are given must be usable; missing ones are refused by `store_keys`, when
+        # the service is built (outside development there is no default).
+        if self.master_key is not None and self.index_key is not None:
+            self.store_keys()
+        return self
+
+    def store_keys(self) -> StoreKeys:
+        """The referral store's keys, decoded; MissingStoreKeys outside development when
+        they are not set."""
+        if self.master_key is None or self.index_key is None:
+            missing = [
+                env
+                for env, value in (
+                    ("OVERGANG_MASTER_KEY", self.master_key),
+                    ("OVERGANG_INDEX_KEY", self.index_key),
+                )
+                if value is None
+            ]
+            raise MissingStoreKeys(
+                f"{' and '.join(missing)} must be set in {self.environment} "
+                f"(base64 of {KEY_BYTES} random bytes each; only development has defaults)"
+            )
+        return StoreKeys(
+            master_key=_key_bytes("OVERGANG_MASTER_KEY", self.master_key),
+            index_key=_key_bytes("OVERGANG_INDEX_KEY", self.index_key),
+        )
 
 
 def create_app(settings: ReferralSettings) -> FastAPI:
-    return create_service_app(
+    """The referral service; MissingStoreKeys when its keys are not set (outside development)."""
+    keys = settings.store_keys()
+    app = create_service_app(
         settings,
         title="Overgang referral service",
         description="Organisations, agreements, subjects, consents and the referral lifecycle.",
+        migrations=migrations_folder("services.referral"),
     )
+    app.state.store_keys = keys
+    app.state.allow_synthetic_identity_numbers = settings.allow_synthetic_identity_numbers
+    install_referral_problems(app)
+    for router in (organisations.router, agreements.router, subjects.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,47 @@
+"""What routes take from the request: the pool, the store's keys, the caller in a role, and
+the Idempotency-Key."""
+
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Header, Request
+
+from schemas.codes import Role
+from services.plumbing.auth import CurrentPrincipal, Principal, require_role
+from services.referral.crypto import StoreKeys
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
+
+
+def _store_keys(request: Request) -> StoreKeys:
+    keys: StoreKeys = request.app.state.store_keys
+    return keys
+
+
+def _allow_synthetic(request: Request) -> bool:
+    return bool(request.app.state.allow_synthetic_identity_numbers)
+
+
+Pool = Annotated[asyncpg.Pool, Depends(_pool)]
+Keys = Annotated[StoreKeys, Depends(_store_keys)]
+AllowSynthetic = Annotated[bool, Depends(_allow_synthetic)]
+
+# Any authenticated caller, whatever their role.
+Caller = CurrentPrincipal
+Admin = Annotated[Principal, Depends(require_role(Role.ADMIN))]
+# Who registers people: those who file referrals and those who coordinate them.
+Registrar = Annotated[Principal, Depends(require_role(Role.FILER, Role.COORDINATOR))]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="makes a creating POST safe to retry: a retry with the same key and body "
+        "gets the first response; the same key with another body is refused (422)",
+    ),
+]

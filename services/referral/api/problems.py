@@ -1,0 +1,162 @@
+"""The referral service's errors as problem+json, each with a machine-readable `type` and,
+for invalid input, the offending `field` in `errors`.
+
+Status-only errors and schema validation go through the same types here; the mapping of
+those two belongs in plumbing once every service uses typed problems."""
+
+from collections.abc import Awaitable, Callable, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from services.plumbing.problems import problem
+from services.referral.api.pagination import BadCursor
+from services.referral.domain.errors import (
+    InvalidIdentityNumber,
+    ReferralDomainError,
+    StaleVersion,
+)
+from services.referral.store.errors import AlreadyExists, NotFound, SubjectErased
+from services.referral.usecases.errors import (
+    IdempotencyKeyReused,
+    NotPermitted,
+    OrganisationNumberTaken,
+    UnknownOrganisations,
+)
+
+PROBLEMS = "https://overgang.no/problems/"
+
+_STATUS_TYPES = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    413: "request-too-large",
+    415: "unsupported-media-type",
+}
+
+
+def problem_type(slug: str) -> str:
+    """The URI of a problem type."""
+    return PROBLEMS + slug
+
+
+def _field(location: Sequence[Any]) -> str:
+    """`body.parties.0` → `parties.0`; a query or header parameter by its name."""
+    inner = [str(part) for part in location[1:]] if len(location) > 1 else list(map(str, location))
+    return ".".join(inner)
+
+
+def invalid(
+    slug: str, detail: str, errors: list[dict[str, Any]], *, status: int = 422
+) -> JSONResponse:
+    """A problem with the input, naming each offending field."""
+    return problem(status, "Unprocessable Content", detail, type_=problem_type(slug), errors=errors)
+
+
+def _error(field: str, location: list[Any], message: str, code: str) -> dict[str, Any]:
+    return {"field": field, "location": location, "message": message, "type": code}
+
+
+async def _http(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    title = HTTPStatus(error.status_code).phrase
+    detail = error.detail if isinstance(error.detail, str) and error.detail != title else None
+    slug = _STATUS_TYPES.get(error.status_code, f"http-{error.status_code}")
+    return problem(
+        error.status_code,
+        title,
+        detail,
+        type_=problem_type(slug),
+        headers=dict(error.headers or {}),
+    )
+
+
+async def _validation(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    # loc, msg and type only: pydantic's `input` would echo what was sent (identity numbers).
+    errors = [
+        _error(_field(item["loc"]), list(item["loc"]), item["msg"], item["type"])
+        for item in error.errors()
+    ]
+    return invalid("invalid-request", "the request does not match the schema", errors)
+
+
+async def _identity_number(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, InvalidIdentityNumber)
+    location: list[Any] = ["body", "identity_number"]
+    return invalid(
+        "invalid-identity-number",
+        str(error),
+        [_error("identity_number", location, str(error), error.problem.value)],
+    )
+
+
+async def _unknown_organisations(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, UnknownOrganisations)
+    location: list[Any] = ["body", error.field]
+    return invalid(
+        "unknown-organisation",
+        str(error),
+        [_error(error.field, location, str(error), "unknown_organisation")],
+    )
+
+
+async def _organisation_number_taken(request: Request, error: Exception) -> JSONResponse:
+    location: list[Any] = ["body", "organisation_number"]
+    return invalid(
+        "organisation-number-taken",
+        str(error),
+        [_error("organisation_number", location, str(error), "taken")],
+        status=409,
+    )
+
+
+async def _idempotency_key_reused(request: Request, error: Exception) -> JSONResponse:
+    location: list[Any] = ["header", "Idempotency-Key"]
+    return invalid(
+        "idempotency-key-reused",
+        str(error),
+        [_error("Idempotency-Key", location, str(error), "reused")],
+    )
+
+
+async def _bad_cursor(request: Request, error: Exception) -> JSONResponse:
+    location: list[Any] = ["query", "cursor"]
+    return invalid("invalid-cursor", str(error), [_error("cursor", location, str(error), "cursor")])
+
+
+def _simple(
+    status: int, title: str, slug: str
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handle(request: Request, error: Exception) -> JSONResponse:
+        return problem(status, title, str(error), type_=problem_type(slug))
+
+    return handle
+
+
+def install_referral_problems(app: FastAPI) -> None:
+    """Every error of this service as a typed problem."""
+    handlers: list[tuple[type[Exception], Callable[[Request, Exception], Awaitable[Response]]]] = [
+        (HTTPException, _http),
+        (RequestValidationError, _validation),
+        (InvalidIdentityNumber, _identity_number),
+        (UnknownOrganisations, _unknown_organisations),
+        (OrganisationNumberTaken, _organisation_number_taken),
+        (IdempotencyKeyReused, _idempotency_key_reused),
+        (BadCursor, _bad_cursor),
+        (NotFound, _simple(404, "Not Found", "not-found")),
+        (SubjectErased, _simple(410, "Gone", "subject-erased")),
+        (AlreadyExists, _simple(409, "Conflict", "already-exists")),
+        (NotPermitted, _simple(403, "Forbidden", "forbidden")),
+        (StaleVersion, _simple(412, "Precondition Failed", "stale-version")),
+        (ReferralDomainError, _simple(422, "Unprocessable Content", "domain-rule")),
+    ]
+    for error_type, handler in handlers:
+        app.add_exception_handler(error_type, handler)

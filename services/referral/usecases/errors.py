@@ -1,0 +1,39 @@
+"""What a use case refuses beside the domain's and the store's own errors."""
+
+from collections.abc import Iterable
+
+from schemas.ids import OrganisationId
+
+
+class UseCaseError(Exception):
+    """A use case refused what was asked; nothing was changed."""
+
+
+class NotPermitted(UseCaseError):
+    """The caller's organisation may not do this (their role was checked at the door)."""
+
+
+class UnknownOrganisations(UseCaseError):
+    """Organisations named in the request are not in the directory."""
+
+    def __init__(self, field: str, organisation_ids: Iterable[OrganisationId]) -> None:
+        self.field = field
+        self.organisation_ids = sorted(organisation_ids, key=str)
+        listed = ", ".join(map(str, self.organisation_ids))
+        super().__init__(f"not registered organisations: {listed}")
+
+
+class OrganisationNumberTaken(UseCaseError):
+    """Another organisation is registered under this organisation number."""
+
+    def __init__(self) -> None:
+        super().__init__("another organisation is registered under this organisation number")
+
+
+class IdempotencyKeyReused(UseCaseError):
+    """The Idempotency-Key was used before for a different request."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this Idempotency-Key was used for a different request; use a new key for a new request"
+        )
