@@ -5,6 +5,7 @@ service what a route, target group or service level is. Organisations are not pe
 name is the one free-text field the contract allows (see `schemas.privacy`)."""
 
 import datetime as dt
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import ClassVar, Self
 
@@ -149,6 +150,25 @@ class ServiceLevels(BaseModel):
     )
 
 
+def check_agreement_terms(
+    *,
+    valid_from: dt.date,
+    valid_until: dt.date | None,
+    parties: Sequence[OrganisationId],
+    lead_organisation_id: OrganisationId | None,
+    linkage_level: "LinkageLevel",
+) -> None:
+    """The rules every agreement keeps; ValueError naming the one broken."""
+    if valid_until is not None and valid_until < valid_from:
+        raise ValueError("valid_until is before valid_from")
+    if len(set(parties)) != len(parties):
+        raise ValueError("a party is listed twice")
+    if lead_organisation_id is not None and lead_organisation_id not in parties:
+        raise ValueError("the lead organisation is not a party")
+    if linkage_level is LinkageLevel.COORDINATION and lead_organisation_id is None:
+        raise ValueError("coordination needs a lead organisation")
+
+
 class _AgreementState(EventData):
     """Everything an agreement says, as of this version."""
 
@@ -186,14 +206,13 @@ class _AgreementState(EventData):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.valid_until is not None and self.valid_until < self.valid_from:
-            raise ValueError("valid_until is before valid_from")
-        if len(set(self.parties)) != len(self.parties):
-            raise ValueError("a party is listed twice")
-        if self.lead_organisation_id is not None and self.lead_organisation_id not in self.parties:
-            raise ValueError("the lead organisation is not a party")
-        if self.linkage_level is LinkageLevel.COORDINATION and self.lead_organisation_id is None:
-            raise ValueError("coordination needs a lead organisation")
+        check_agreement_terms(
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+            parties=self.parties,
+            lead_organisation_id=self.lead_organisation_id,
+            linkage_level=self.linkage_level,
+        )
         return self
 
     def partition_key(self) -> str:

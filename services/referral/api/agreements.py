@@ -8,7 +8,13 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.directory import LinkageLevel, Route, ServiceLevels, TargetGroup
+from schemas.directory import (
+    LinkageLevel,
+    Route,
+    ServiceLevels,
+    TargetGroup,
+    check_agreement_terms,
+)
 from schemas.ids import AgreementId, CountyNumber, OrganisationId
 from services.plumbing.database import Connection
 from services.referral.api.deps import Admin, Caller, IdempotencyKey, Keys, Pool
@@ -53,15 +59,14 @@ class AgreementCreate(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        # The same rules as the event contract's (schemas.directory), refused here as 422.
-        if self.valid_until is not None and self.valid_until < self.valid_from:
-            raise ValueError("valid_until is before valid_from")
-        if len(set(self.parties)) != len(self.parties):
-            raise ValueError("a party is listed twice")
-        if self.lead_organisation_id is not None and self.lead_organisation_id not in self.parties:
-            raise ValueError("the lead organisation is not a party")
-        if self.linkage_level is LinkageLevel.COORDINATION and self.lead_organisation_id is None:
-            raise ValueError("coordination needs a lead organisation")
+        # The event contract's rules, refused here as 422 before anything is written.
+        check_agreement_terms(
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+            parties=self.parties,
+            lead_organisation_id=self.lead_organisation_id,
+            linkage_level=self.linkage_level,
+        )
         return self
 
     def terms(self) -> AgreementTerms:
