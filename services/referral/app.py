@@ -11,7 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from services.plumbing.migrations import migrations_folder
 from services.plumbing.service import create_service_app
 from services.plumbing.settings import ServiceSettings
-from services.referral.api import agreements, organisations, subjects
+from services.referral.api import agreements, organisations, referrals, subjects
 from services.referral.api.problems import install_referral_problems
 from services.referral.crypto import KEY_BYTES, StoreKeys
 
@@ -103,6 +103,6 @@ def create_app(settings: ReferralSettings) -> FastAPI:
     app.state.store_keys = keys
     app.state.allow_synthetic_identity_numbers = settings.allow_synthetic_identity_numbers
     install_referral_problems(app)
-    for router in (organisations.router, agreements.router, subjects.router):
+    for router in (organisations.router, agreements.router, subjects.router, referrals.router):
         app.include_router(router)
     return app

@@ -16,16 +16,27 @@ from starlette.exceptions import HTTPException
 from services.plumbing.problems import problem
 from services.referral.api.pagination import BadCursor
 from services.referral.domain.errors import (
+    ConsentDoesNotCover,
+    GuardianConsentRequired,
+    IllegalTransition,
+    InvalidAssignee,
     InvalidIdentityNumber,
+    NoAgreementRoute,
+    NoLegalBasis,
+    NotAllowed,
+    RedirectToCurrentReceiver,
     ReferralDomainError,
     StaleVersion,
 )
+from services.referral.store import worklists
 from services.referral.store.errors import AlreadyExists, NotFound, SubjectErased
 from services.referral.usecases.errors import (
     IdempotencyKeyReused,
     NotPermitted,
     OrganisationNumberTaken,
+    ProcessingRestricted,
     UnknownOrganisations,
+    UnknownReference,
 )
 
 PROBLEMS = "https://overgang.no/problems/"
@@ -39,6 +50,7 @@ _STATUS_TYPES = {
     406: "not-acceptable",
     413: "request-too-large",
     415: "unsupported-media-type",
+    428: "precondition-required",
 }
 
 
@@ -132,6 +144,113 @@ async def _bad_cursor(request: Request, error: Exception) -> JSONResponse:
     return invalid("invalid-cursor", str(error), [_error("cursor", location, str(error), "cursor")])
 
 
+async def _unknown_reference(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, UnknownReference)
+    location: list[Any] = ["body", error.field]
+    return invalid(
+        "unknown-reference", str(error), [_error(error.field, location, str(error), "unknown")]
+    )
+
+
+async def _illegal_transition(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, IllegalTransition)
+    return problem(
+        409,
+        "Conflict",
+        str(error),
+        type_=problem_type("illegal-transition"),
+        current_status=error.status.value,
+        action=error.action.value,
+    )
+
+
+async def _stale_version(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StaleVersion)
+    return problem(
+        412,
+        "Precondition Failed",
+        str(error),
+        type_=problem_type("stale-version"),
+        headers={"ETag": f'"{error.actual}"'},
+        current_version=error.actual,
+    )
+
+
+async def _no_agreement_route(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, NoAgreementRoute)
+    location: list[Any] = ["body", "to_organisation_id"]
+    refusals = [
+        {
+            "code": refusal.code.value,
+            "why": refusal.why,
+            "agreement_id": None if refusal.agreement_id is None else str(refusal.agreement_id),
+            "agreement_version": refusal.agreement_version,
+        }
+        for refusal in error.refusals
+    ]
+    return problem(
+        422,
+        "Unprocessable Content",
+        str(error),
+        type_=problem_type("no-agreement-route"),
+        errors=[_error("to_organisation_id", location, str(error), "no_agreement_route")],
+        refusals=refusals,
+    )
+
+
+async def _no_legal_basis(request: Request, error: Exception) -> JSONResponse:
+    message = str(error)
+    return invalid(
+        "no-legal-basis",
+        message,
+        [
+            _error("consent_id", ["body", "consent_id"], message, "missing"),
+            _error("statutory_basis", ["body", "statutory_basis"], message, "missing"),
+        ],
+    )
+
+
+async def _consent_refused(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ConsentDoesNotCover | GuardianConsentRequired)
+    code = (
+        error.reason.value
+        if isinstance(error, ConsentDoesNotCover)
+        else "guardian_consent_required"
+    )
+    return invalid(
+        "consent-does-not-cover",
+        str(error),
+        [_error("consent_id", ["body", "consent_id"], str(error), code)],
+    )
+
+
+async def _invalid_assignee(request: Request, error: Exception) -> JSONResponse:
+    return invalid(
+        "invalid-assignee",
+        str(error),
+        [_error("assignee_id", ["body", "assignee_id"], str(error), "invalid_assignee")],
+    )
+
+
+async def _redirect_to_current_receiver(request: Request, error: Exception) -> JSONResponse:
+    location: list[Any] = ["body", "to_organisation_id"]
+    return invalid(
+        "redirect-to-current-receiver",
+        str(error),
+        [_error("to_organisation_id", location, str(error), "current_receiver")],
+    )
+
+
+class PreconditionRequired(Exception):
+    """A change came without the version (ETag) it acts on, in If-Match."""
+
+
+async def _precondition_required(request: Request, error: Exception) -> JSONResponse:
+    return problem(
+        428, "Precondition Required", str(error), type_=problem_type("precondition-required")
+    )
+
+
 def _simple(
     status: int, title: str, slug: str
 ) -> Callable[[Request, Exception], Awaitable[Response]]:
@@ -151,11 +270,23 @@ def install_referral_problems(app: FastAPI) -> None:
         (OrganisationNumberTaken, _organisation_number_taken),
         (IdempotencyKeyReused, _idempotency_key_reused),
         (BadCursor, _bad_cursor),
+        (worklists.BadCursor, _bad_cursor),
+        (UnknownReference, _unknown_reference),
+        (IllegalTransition, _illegal_transition),
+        (NoAgreementRoute, _no_agreement_route),
+        (NoLegalBasis, _no_legal_basis),
+        (ConsentDoesNotCover, _consent_refused),
+        (GuardianConsentRequired, _consent_refused),
+        (InvalidAssignee, _invalid_assignee),
+        (RedirectToCurrentReceiver, _redirect_to_current_receiver),
+        (NotAllowed, _simple(403, "Forbidden", "not-allowed")),
+        (PreconditionRequired, _precondition_required),
+        (ProcessingRestricted, _simple(409, "Conflict", "processing-restricted")),
         (NotFound, _simple(404, "Not Found", "not-found")),
         (SubjectErased, _simple(410, "Gone", "subject-erased")),
         (AlreadyExists, _simple(409, "Conflict", "already-exists")),
         (NotPermitted, _simple(403, "Forbidden", "forbidden")),
-        (StaleVersion, _simple(412, "Precondition Failed", "stale-version")),
+        (StaleVersion, _stale_version),
         (ReferralDomainError, _simple(422, "Unprocessable Content", "domain-rule")),
     ]
     for error_type, handler in handlers:

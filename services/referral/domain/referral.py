@@ -110,6 +110,9 @@ class Referral:
     withdrawal_reason: WithdrawalReason | None = None
     cancellation_reason: CancellationReason | None = None
     outcome: Outcome | None = None
+    # Since when a deadline of the agreement was missed, as the audit service reported it; for
+    # the worklists only: no rule here reads it, and saving never writes it.
+    overdue_since: dt.datetime | None = None
     contacts: list[Contact] = field(default_factory=list)
     follow_ups: list[FollowUp] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)

@@ -1,5 +1,6 @@
 """Referrals: the aggregate with its history, contacts and follow-ups; saved under an
-optimistic version check together with its events in the outbox."""
+optimistic version check together with its events in the outbox. A step's free-text note is
+about the person, so it is kept sealed under the person's data key (see crypto.py)."""
 
 import datetime as dt
 import typing
@@ -30,10 +31,13 @@ from schemas.referrals import (
     WithdrawalReason,
 )
 from services.plumbing.database import Connection
+from services.referral import crypto
+from services.referral.crypto import StoreKeys
 from services.referral.domain.errors import StaleVersion
 from services.referral.domain.records import Contact, FollowUp, HistoryEntry, ReferralEvent
 from services.referral.domain.referral import Referral
 from services.referral.domain.status import OPEN_STATUSES, ReferralStatus
+from services.referral.store import subjects
 from services.referral.store.errors import NotFound
 from services.referral.store.events import NewId, enqueue_all
 
@@ -50,10 +54,12 @@ async def save(
     expected_version: int,
     new_id: NewId,
     now: dt.datetime,
+    keys: StoreKeys,
 ) -> None:
     """Store what changed since `expected_version` (0: a new referral) and enqueue its events,
-    in the caller's transaction. StaleVersion when the stored referral is not at that version:
-    someone else changed it since it was loaded, and nothing is written."""
+    in the caller's transaction; notes are sealed under the person's key. StaleVersion when
+    the stored referral is not at that version: someone else changed it since it was loaded,
+    and nothing is written."""
     values = _values(referral)
     if expected_version == 0:
         inserted = await connection.fetchval(
@@ -91,7 +97,7 @@ async def save(
                 expected=expected_version,
                 actual=await _version(connection, referral.referral_id),
             )
-    await _append_records(connection, referral, expected_version)
+    await _append_records(connection, referral, expected_version, keys)
     await enqueue_all(connection, referral.drain_events(), new_id=new_id, now=now)
 
 
@@ -105,11 +111,20 @@ async def _version(connection: Connection, referral_id: ReferralId) -> int:
 
 
 async def _append_records(
-    connection: Connection, referral: Referral, expected_version: int
+    connection: Connection, referral: Referral, expected_version: int, keys: StoreKeys
 ) -> None:
     new_entries = [entry for entry in referral.history if entry.version > expected_version]
+    data_key = (
+        await subjects.data_key(connection, referral.subject_id, keys)
+        if any(entry.note is not None for entry in new_entries)
+        else b""
+    )
+
+    def sealed(note: str | None) -> bytes | None:
+        return None if note is None else crypto.encrypt(note, data_key, referral.subject_id)
+
     await connection.executemany(
-        """INSERT INTO referral_history (referral_id, version, event_type, event, note,
+        """INSERT INTO referral_history (referral_id, version, event_type, event, sealed_note,
                occurred_at)
            VALUES ($1, $2, $3, $4::jsonb, $5, $6)""",
         [
@@ -118,7 +133,7 @@ async def _append_records(
                 entry.version,
                 entry.event.ce_type,
                 entry.event.model_dump_json(),
-                entry.note,
+                sealed(entry.note),
                 entry.event.occurred_at,
             )
             for entry in new_entries
@@ -191,22 +206,26 @@ def _values(referral: Referral) -> list[object]:
     ]
 
 
-async def get(connection: Connection, referral_id: ReferralId) -> Referral:
-    """The referral with its history, contacts and follow-ups; NotFound when there is none."""
+COLUMNS = """referral_id, subject_id, from_organisation_id, to_organisation_id, purpose,
+    situation, agreement_id, agreement_version, consent_id, statutory_basis, status, version,
+    submitted_at, addressed_at, received_at, accepted_at, started_at, closed_at,
+    assigned_counsellor, assigned_role, rejection_reason, withdrawal_reason,
+    cancellation_reason, outcome, overdue_since"""
+
+
+async def get(connection: Connection, referral_id: ReferralId, keys: StoreKeys) -> Referral:
+    """The referral with its history (notes opened), contacts and follow-ups; NotFound when
+    there is none, SubjectErased when the person's key is destroyed."""
     row = await connection.fetchrow(
-        """SELECT referral_id, subject_id, from_organisation_id, to_organisation_id, purpose,
-           situation,
-           agreement_id, agreement_version, consent_id, statutory_basis, status, version,
-           submitted_at, addressed_at, received_at, accepted_at, started_at, closed_at,
-           assigned_counsellor, assigned_role, rejection_reason, withdrawal_reason,
-           cancellation_reason, outcome
-           FROM referrals WHERE referral_id = $1""",
+        f"SELECT {COLUMNS} FROM referrals WHERE referral_id = $1",  # noqa: S608
         referral_id,
     )
     if row is None:
         raise NotFound(f"no referral {referral_id}")
+    subject_id = SubjectId(row["subject_id"])
+    data_key = await subjects.data_key(connection, subject_id, keys)
     history = await connection.fetch(
-        "SELECT version, event_type, event, note FROM referral_history"
+        "SELECT version, event_type, event, sealed_note FROM referral_history"
         " WHERE referral_id = $1 ORDER BY version",
         referral_id,
     )
@@ -219,12 +238,14 @@ async def get(connection: Connection, referral_id: ReferralId) -> Referral:
         " ORDER BY recorded_at, follow_up_id",
         referral_id,
     )
-    referral = _referral(row)
+    referral = from_row(row)
     referral.history = [
         HistoryEntry(
             entry["version"],
             _EVENT_TYPES[entry["event_type"]].model_validate_json(entry["event"]),
-            entry["note"],
+            None
+            if entry["sealed_note"] is None
+            else crypto.decrypt(entry["sealed_note"], data_key, subject_id),
         )
         for entry in history
     ]
@@ -250,7 +271,9 @@ async def get(connection: Connection, referral_id: ReferralId) -> Referral:
     return referral
 
 
-def _referral(row: asyncpg.Record) -> Referral:
+def from_row(row: asyncpg.Record) -> Referral:
+    """The referral of a row with `COLUMNS`, without its history, contacts and follow-ups."""
+
     def optional(make: Callable[[str], _T], column: str) -> _T | None:
         value = row[column]
         return None if value is None else make(value)
@@ -282,11 +305,12 @@ def _referral(row: asyncpg.Record) -> Referral:
         withdrawal_reason=optional(WithdrawalReason, "withdrawal_reason"),
         cancellation_reason=optional(CancellationReason, "cancellation_reason"),
         outcome=optional(Outcome, "outcome"),
+        overdue_since=row["overdue_since"],
     )
 
 
 async def open_depending_on_consent(
-    connection: Connection, consent_id: ConsentId
+    connection: Connection, consent_id: ConsentId, keys: StoreKeys
 ) -> list[Referral]:
     """The open referrals that name the consent, locked for the withdrawal's transaction."""
     ids = await connection.fetch(
@@ -296,4 +320,4 @@ async def open_depending_on_consent(
         consent_id,
         sorted(status.value for status in OPEN_STATUSES),
     )
-    return [await get(connection, ReferralId(row["referral_id"])) for row in ids]
+    return [await get(connection, ReferralId(row["referral_id"]), keys) for row in ids]

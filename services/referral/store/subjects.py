@@ -102,6 +102,33 @@ async def get(connection: Connection, subject_id: SubjectId, keys: StoreKeys) ->
     return Subject(subject_id, birth_date=data.birth_date)
 
 
+async def data_key(connection: Connection, subject_id: SubjectId, keys: StoreKeys) -> bytes:
+    """The person's data key, to seal or open what is kept about them; NotFound, or
+    SubjectErased once the key is destroyed."""
+    row = await connection.fetchrow(
+        "SELECT wrapped_key, erased_at FROM subjects WHERE subject_id = $1", subject_id
+    )
+    if row is None:
+        raise NotFound(f"no subject {subject_id}")
+    if row["erased_at"] is not None:
+        raise SubjectErased(f"subject {subject_id} was erased")
+    return crypto.unwrap_key(row["wrapped_key"], keys.master_key, subject_id)
+
+
+async def restricted_since(connection: Connection, subject_id: SubjectId) -> dt.datetime | None:
+    """When processing of the person's data was restricted, if it is; NotFound, or
+    SubjectErased."""
+    row = await connection.fetchrow(
+        "SELECT restricted_at, erased_at FROM subjects WHERE subject_id = $1", subject_id
+    )
+    if row is None:
+        raise NotFound(f"no subject {subject_id}")
+    if row["erased_at"] is not None:
+        raise SubjectErased(f"subject {subject_id} was erased")
+    restricted: dt.datetime | None = row["restricted_at"]
+    return restricted
+
+
 async def personal_data(
     connection: Connection, subject_id: SubjectId, keys: StoreKeys
 ) -> PersonalData:

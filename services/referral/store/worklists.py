@@ -49,7 +49,8 @@ class Cursor:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a worklist and the cursor of the next (None on the last page)."""
+    """One page of a worklist (referrals without history, contacts or follow-ups) and the
+    cursor of the next (None on the last page)."""
 
     referrals: list[Referral]
     next_cursor: Cursor | None
@@ -118,7 +119,7 @@ async def _page(
         raise ValueError(f"a page has 1 to {MAX_PAGE_SIZE} referrals")
     # The column names come from this module only, never from a caller.
     rows = await connection.fetch(
-        f"""SELECT referral_id, {time_column} AS at FROM referrals
+        f"""SELECT {referrals.COLUMNS}, {time_column} AS at FROM referrals
             WHERE {organisation_column} = $1
               AND ($2::text[] IS NULL OR status = ANY($2::text[]))
               AND ($3::uuid IS NULL OR assigned_counsellor = $3)
@@ -136,7 +137,8 @@ async def _page(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    found = [await referrals.get(connection, ReferralId(row["referral_id"])) for row in rows]
+    # One query: a worklist shows the referrals, not their histories or notes.
+    found = [referrals.from_row(row) for row in rows]
     last = rows[-1] if more else None
     next_cursor = None if last is None else Cursor(last["at"], ReferralId(last["referral_id"]))
     return Page(found, next_cursor)

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from schemas.ids import OrganisationId
+from schemas.ids import OrganisationId, SubjectId
 
 
 class UseCaseError(Exception):
@@ -37,3 +37,20 @@ class IdempotencyKeyReused(UseCaseError):
         super().__init__(
             "this Idempotency-Key was used for a different request; use a new key for a new request"
         )
+
+
+class UnknownReference(UseCaseError):
+    """An id in the request names nothing the caller can use (a body field, so 422, not 404)."""
+
+    def __init__(self, field: str, why: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {why}")
+
+
+class ProcessingRestricted(UseCaseError):
+    """Processing of the person's data is restricted (GDPR art. 18): nothing new may be done
+    with it until the restriction is lifted; reading it for their rights still works."""
+
+    def __init__(self, subject_id: SubjectId) -> None:
+        self.subject_id = subject_id
+        super().__init__(f"processing of subject {subject_id}'s data is restricted")

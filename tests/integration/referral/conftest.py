@@ -52,9 +52,13 @@ async def store(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     await connection.close()
 
 
+# Random per run; one pair for every test, so that helpers need not pass them around.
+KEYS = StoreKeys(master_key=os.urandom(32), index_key=os.urandom(32))
+
+
 @pytest.fixture
 def keys() -> StoreKeys:
-    return StoreKeys(master_key=os.urandom(32), index_key=os.urandom(32))
+    return KEYS
 
 
 def ids(*first: uuid.UUID) -> NewId:

@@ -15,6 +15,7 @@ from services.referral.domain.referral import Referral
 from services.referral.domain.status import ReferralAction, ReferralStatus
 from services.referral.store import consents, referrals, worklists
 from services.referral.store.worklists import Cursor
+from tests.integration.referral.conftest import KEYS
 from tests.unit.referral.factories import (
     ADULT,
     COUNSELLOR,
@@ -34,7 +35,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("county")]
 async def save(store: asyncpg.Connection, referral: Referral, expected_version: int) -> None:
     async with store.transaction():
         await referrals.save(
-            store, referral, expected_version=expected_version, new_id=uuid.uuid4, now=LATER
+            store,
+            referral,
+            expected_version=expected_version,
+            new_id=uuid.uuid4,
+            now=LATER,
+            keys=KEYS,
         )
 
 
@@ -64,7 +70,7 @@ async def test_a_referral_reads_back_with_its_history_contacts_and_follow_ups(
         note="Møtte opp, vil prøve arbeidstrening.",
     )
     await save(store, referral, 0)
-    loaded = await referrals.get(store, referral.referral_id)
+    loaded = await referrals.get(store, referral.referral_id, KEYS)
     assert same(loaded, referral)
     assert len(loaded.history) == 6
     assert loaded.history[-1].note == "Møtte opp, vil prøve arbeidstrening."
@@ -74,13 +80,13 @@ async def test_saving_step_by_step_writes_each_step_once(store: asyncpg.Connecti
     referral = filed()
     await save(store, referral, 0)
     for action in (ReferralAction.RECEIVE, ReferralAction.ACCEPT, ReferralAction.START):
-        loaded = await referrals.get(store, referral.referral_id)
+        loaded = await referrals.get(store, referral.referral_id, KEYS)
         version = loaded.version
         perform(loaded, action)
         await save(store, loaded, version)
         perform(referral, action)
         referral.drain_events()
-    assert same(await referrals.get(store, referral.referral_id), referral)
+    assert same(await referrals.get(store, referral.referral_id, KEYS), referral)
     assert await outbox_types(store) == [
         "no.overgang.referral.submitted.v1",
         "no.overgang.referral.received.v1",
@@ -93,15 +99,15 @@ async def test_a_stale_save_raises_stale_version_and_changes_nothing(
     store: asyncpg.Connection,
 ) -> None:
     await save(store, filed(), 0)
-    first = await referrals.get(store, filed().referral_id)
-    second = await referrals.get(store, filed().referral_id)
+    first = await referrals.get(store, filed().referral_id, KEYS)
+    second = await referrals.get(store, filed().referral_id, KEYS)
     perform(first, ReferralAction.RECEIVE)
     await save(store, first, 1)
     perform(second, ReferralAction.WITHDRAW)
     with pytest.raises(StaleVersion) as raised:
         await save(store, second, 1)
     assert (raised.value.expected, raised.value.actual) == (1, 2)
-    stored = await referrals.get(store, filed().referral_id)
+    stored = await referrals.get(store, filed().referral_id, KEYS)
     assert stored.status is ReferralStatus.RECEIVED
     assert [entry.version for entry in stored.history] == [1, 2]
     assert "no.overgang.referral.withdrawn.v1" not in await outbox_types(store)
@@ -120,7 +126,9 @@ async def test_the_events_are_written_in_the_same_transaction_as_the_referral(
     referral = filed()
     transaction = store.transaction()
     await transaction.start()
-    await referrals.save(store, referral, expected_version=0, new_id=uuid.uuid4, now=LATER)
+    await referrals.save(
+        store, referral, expected_version=0, new_id=uuid.uuid4, now=LATER, keys=KEYS
+    )
     assert await outbox_types(store) == ["no.overgang.referral.submitted.v1"]
     await transaction.rollback()
     assert await outbox_types(store) == []
@@ -199,5 +207,26 @@ async def test_the_open_referrals_on_a_consent_are_found_for_its_withdrawal(
     await save(store, filed(consent=given, statutory_basis=None, name="on-consent"), 0)
     await save(store, filed(name="statutory"), 0)
     async with store.transaction():
-        found = await referrals.open_depending_on_consent(store, given.consent_id)
+        found = await referrals.open_depending_on_consent(store, given.consent_id, KEYS)
     assert [referral.consent_id for referral in found] == [given.consent_id]
+
+
+async def test_a_note_is_stored_sealed_under_the_persons_key(store: asyncpg.Connection) -> None:
+    referral = in_status(ReferralStatus.IN_PROGRESS)
+    contact(referral)
+    note = "Ønsker praksisplass i barnehage."
+    referral.record_follow_up(
+        COUNSELLOR,
+        follow_up_id=FollowUpId(uuid.uuid4()),
+        method=ContactMethod.MEETING,
+        expected_version=referral.version,
+        now=LATER,
+        note=note,
+    )
+    await save(store, referral, 0)
+    sealed = await store.fetchval(
+        "SELECT sealed_note FROM referral_history WHERE sealed_note IS NOT NULL"
+    )
+    assert note.encode() not in sealed
+    loaded = await referrals.get(store, referral.referral_id, KEYS)
+    assert loaded.history[-1].note == note

@@ -36,8 +36,10 @@ class Tokens:
 
     directory: Path
 
-    def headers(self, organisation: uuid.UUID, *roles: Role) -> dict[str, str]:
-        token = issue(self.directory, organisation=organisation, roles=roles)
+    def headers(
+        self, organisation: uuid.UUID, *roles: Role, actor: uuid.UUID | None = None
+    ) -> dict[str, str]:
+        token = issue(self.directory, organisation=organisation, roles=roles, actor=actor)
         return {"Authorization": f"Bearer {token}"}
 
 
