@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import asyncpg
@@ -19,6 +19,9 @@ from deploy.local.dev_issuer import ensure_keys, issue, jwks_file
 from schemas.codes import Role
 from services.referral.app import ReferralSettings, create_app
 from tests.servers import Servers
+
+if TYPE_CHECKING:
+    from tests.integration.referral_api.county import County
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -136,3 +139,11 @@ def agreement_body(parties: list[str]) -> dict[str, Any]:
             "follow_up_every_days": 30,
         },
     }
+
+
+@pytest.fixture
+def county(client: TestClient, tokens: Tokens) -> "County":
+    """A follow-up service, two NAV offices with an agreement between them, and a person."""
+    from tests.integration.referral_api.county import make_county
+
+    return make_county(client, tokens)
