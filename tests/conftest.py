@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from urllib.parse import urlencode
 
 import asyncpg
 import pytest
@@ -61,6 +62,14 @@ async def schema(servers: Servers) -> AsyncIterator[str]:
     yield name
     await admin.execute(f'DROP SCHEMA "{name}" CASCADE')
     await admin.close()
+
+
+@pytest.fixture
+def schema_url(servers: Servers, schema: str) -> str:
+    """A database URL whose connections use this test's own, empty schema: each service
+    under test migrates its own tables there, apart from every other test's."""
+    separator = "&" if "?" in servers.database_url else "?"
+    return f"{servers.database_url}{separator}{urlencode({'search_path': schema})}"
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ A batch of records is handled in one database transaction:
   row was there already was handled before and is skipped;
 - the handlers run; if one fails, the transaction is rolled back and the batch done again with
   each handler in a savepoint, up to `attempts` times; an event whose handler keeps failing
-  goes to the dead-letter topic and the inbox says so.
+  goes to the dead-letter topic and the inbox says so. A handler that raises `Unprocessable`
+  says that trying again cannot help: that event goes to the dead-letter topic at once.
 The offsets move (FastStream acknowledges the batch) only after the transaction committed;
 if anything breaks before that (database or Kafka unreachable), the batch is not
 acknowledged and comes again, and the inbox keeps the redelivery from acting twice.
@@ -32,6 +33,7 @@ from opentelemetry import propagate, trace
 
 from schemas.envelope import CloudEvent, EventData
 from schemas.errors import SchemaViolation, UnknownEventType
+from schemas.registry import parse as parse_any
 from services.plumbing.binding import UndecodableRecord, from_record
 from services.plumbing.database import Connection
 from services.plumbing.dead_letters import DeadLetterPublisher, Reason
@@ -52,6 +54,25 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.ConnectionFailureError,
     asyncpg.exceptions.CannotConnectNowError,
 )
+
+
+class Unprocessable(Exception):
+    """The event can never be handled as it is (no retry would help): it goes to the
+    dead-letter topic at once, with this error's class and message as the reason. The message
+    is read by operators: it must carry no identity number, name or free text."""
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A service's declaration of one consumer: what `create_service_app` runs as an
+    EventConsumer on the service's pool, broker and dead-letter topic."""
+
+    topic: str
+    group: str
+    handler: Handler
+    # Raises UnknownEventType or SchemaViolation; by default every type of the contract.
+    parse: Parse = parse_any
+    attempts: int = 3
 
 
 class _HandlerFailed(Exception):
@@ -215,7 +236,7 @@ class EventConsumer:
                     self.attempts,
                     type(error).__name__,
                 )
-                if attempt == self.attempts:
+                if attempt == self.attempts or isinstance(error, Unprocessable):
                     await connection.execute(
                         """UPDATE inbox SET outcome = 'dead_lettered'
                            WHERE consumer_group = $1 AND event_id = $2""",

@@ -3,12 +3,15 @@
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 PROBLEM_JSON = "application/problem+json"
+# Where typed problems live: a problem's `type` is this plus its slug.
+PROBLEMS = "https://overgang.no/problems/"
 
 
 def problem(
@@ -47,6 +50,17 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+async def _unstorable_text(request: Request, error: Exception) -> JSONResponse:
+    # Text PostgreSQL cannot store (a NUL character) is bad input, not a server error; the
+    # transaction it was in rolled back, so nothing was written.
+    return problem(
+        422,
+        "Unprocessable Content",
+        "a text field holds a character that cannot be stored (e.g. NUL)",
+        type_=PROBLEMS + "unstorable-text",
+    )
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     # The cause goes to the log, never to the caller.
     return problem(500, "Internal Server Error", "an unexpected error; it has been logged")
@@ -56,4 +70,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Route every error, Starlette's own included, through problem+json."""
     app.add_exception_handler(HTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for unstorable in (
+        asyncpg.CharacterNotInRepertoireError,
+        asyncpg.UntranslatableCharacterError,
+    ):
+        app.add_exception_handler(unstorable, _unstorable_text)
     app.add_exception_handler(Exception, _unexpected)

@@ -59,6 +59,9 @@ class ServiceSettings(BaseSettings):
     port: int = Field(description="port the HTTP API answers on")
     kafka_retry_s: float = Field(2.0, description="pause between attempts to reach Kafka")
     readiness_timeout_s: float = Field(2.0, description="how long /readyz waits for each check")
+    max_request_bytes: int = Field(
+        64 * 1024, gt=0, description="largest request body accepted, in bytes (larger: 413)"
+    )
     environment: Literal["development", "production"] = Field(
         "development", description="production refuses the dev token issuer and plain http"
     )
@@ -69,7 +72,9 @@ class ServiceSettings(BaseSettings):
     )
     log_level: str = Field("INFO", description="level of the JSON logs")
     trace_exporter: TraceExporter = Field(
-        TraceExporter.NONE, description="where traces go: otlp, console or none"
+        TraceExporter.NONE,
+        description="where traces go: otlp, console, or none (no spans are recorded, so no "
+        "trace ids in the logs; incoming trace context still passes through)",
     )
     otlp_endpoint: str | None = Field(
         None, description="OTLP/HTTP traces endpoint; unset means the exporter's default"

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def running(servers: Servers, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+def running(
+    servers: Servers, schema_url: str, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, str]]:
     name: str = request.param
     port = free_port()
     process = subprocess.Popen(
@@ -24,7 +26,7 @@ def running(servers: Servers, request: pytest.FixtureRequest) -> Iterator[tuple[
         env={
             **os.environ,
             "OVERGANG_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
-            "OVERGANG_DATABASE_URL": servers.database_url,
+            "OVERGANG_DATABASE_URL": schema_url,
             "OVERGANG_PORT": str(port),
         },
         stdout=subprocess.PIPE,

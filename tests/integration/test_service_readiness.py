@@ -52,8 +52,10 @@ def _readiness(app: FastAPI, *, until: dict[str, str], within_s: float = 15) -> 
 
 
 @pytest.mark.parametrize("name", ["referral", "notifier", "audit"])
-def test_a_service_is_ready_when_its_database_and_kafka_answer(servers: Servers, name: str) -> None:
-    app = _service_app(name, servers.kafka_bootstrap, servers.database_url)
+def test_a_service_is_ready_when_its_database_and_kafka_answer(
+    servers: Servers, schema_url: str, name: str
+) -> None:
+    app = _service_app(name, servers.kafka_bootstrap, schema_url)
 
     response = _readiness(app, until={"database": "ok", "schema": "ok", "kafka": "ok"})
 
@@ -64,8 +66,8 @@ def test_a_service_is_ready_when_its_database_and_kafka_answer(servers: Servers,
     }
 
 
-def test_a_service_without_kafka_is_alive_but_not_ready(servers: Servers) -> None:
-    settings = ReferralSettings(kafka_bootstrap=_closed_port(), database_url=servers.database_url)
+def test_a_service_without_kafka_is_alive_but_not_ready(servers: Servers, schema_url: str) -> None:
+    settings = ReferralSettings(kafka_bootstrap=_closed_port(), database_url=schema_url)
     app = create_referral(settings)
 
     with TestClient(app) as client:
