@@ -78,6 +78,11 @@ class PupilLeftSchoolV1(EventData):
         None, description="the school, by its organisation id in Overgang (or give its number)"
     )
     national_identity_number: NationalIdentityNumber = Field(description="the pupil")
+    # Optional (added after release): the referral service needs it and never reads it out of
+    # the identity number's digits; an event without it is dead-lettered there.
+    birth_date: dt.date | None = Field(
+        None, description="the pupil's birth date, as the school's records have it"
+    )
     left_at: dt.date = Field(description="the pupil's last day at the school")
     reason: LeftSchoolReason = Field(description="why the pupil left")
 

@@ -11,8 +11,9 @@ from pydantic_settings import SettingsConfigDict
 from services.plumbing.migrations import migrations_folder
 from services.plumbing.service import create_service_app
 from services.plumbing.settings import ServiceSettings
-from services.referral.api import agreements, organisations, referrals, subjects
+from services.referral.api import agreements, consents, organisations, referrals, rights, subjects
 from services.referral.api.problems import install_referral_problems
+from services.referral.consumers import ConsumedTopics, referral_consumers
 from services.referral.crypto import KEY_BYTES, StoreKeys
 
 # Development only: fixed, well-known keys so that a local stack keeps finding its subjects
@@ -91,18 +92,33 @@ class ReferralSettings(ServiceSettings):
         )
 
 
-def create_app(settings: ReferralSettings) -> FastAPI:
-    """The referral service; MissingStoreKeys when its keys are not set (outside development)."""
+def create_app(
+    settings: ReferralSettings, *, consumed_topics: ConsumedTopics | None = None
+) -> FastAPI:
+    """The referral service; MissingStoreKeys when its keys are not set (outside development).
+    Its consumers read the declared topics unless `consumed_topics` says otherwise (tests)."""
     keys = settings.store_keys()
     app = create_service_app(
         settings,
         title="Overgang referral service",
         description="Organisations, agreements, subjects, consents and the referral lifecycle.",
         migrations=migrations_folder("services.referral"),
+        consumers=referral_consumers(
+            keys,
+            allow_synthetic_identity_numbers=settings.allow_synthetic_identity_numbers,
+            topics=consumed_topics,
+        ),
     )
     app.state.store_keys = keys
     app.state.allow_synthetic_identity_numbers = settings.allow_synthetic_identity_numbers
     install_referral_problems(app)
-    for router in (organisations.router, agreements.router, subjects.router, referrals.router):
+    for router in (
+        organisations.router,
+        agreements.router,
+        subjects.router,
+        referrals.router,
+        consents.router,
+        rights.router,
+    ):
         app.include_router(router)
     return app

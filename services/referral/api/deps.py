@@ -11,17 +11,17 @@ from services.plumbing.auth import CurrentPrincipal, Principal, require_role
 from services.referral.crypto import StoreKeys
 
 
-def _pool(request: Request) -> asyncpg.Pool:
+async def _pool(request: Request) -> asyncpg.Pool:
     pool: asyncpg.Pool = request.app.state.pool
     return pool
 
 
-def _store_keys(request: Request) -> StoreKeys:
+async def _store_keys(request: Request) -> StoreKeys:
     keys: StoreKeys = request.app.state.store_keys
     return keys
 
 
-def _allow_synthetic(request: Request) -> bool:
+async def _allow_synthetic(request: Request) -> bool:
     return bool(request.app.state.allow_synthetic_identity_numbers)
 
 
@@ -41,6 +41,7 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         min_length=1,
         max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
         description="makes a creating POST safe to retry: a retry with the same key and body "
         "gets the first response; the same key with another body is refused (422)",
     ),

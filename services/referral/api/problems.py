@@ -13,13 +13,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from services.plumbing.problems import problem
+from services.plumbing.problems import PROBLEMS, problem
 from services.referral.api.pagination import BadCursor
 from services.referral.domain.errors import (
+    ConsentAlreadyWithdrawn,
     ConsentDoesNotCover,
     GuardianConsentRequired,
     IllegalTransition,
     InvalidAssignee,
+    InvalidConsent,
     InvalidIdentityNumber,
     NoAgreementRoute,
     NoLegalBasis,
@@ -28,6 +30,7 @@ from services.referral.domain.errors import (
     ReferralDomainError,
     StaleVersion,
 )
+from services.referral.domain.retention import RetentionNotOver
 from services.referral.store import worklists
 from services.referral.store.errors import AlreadyExists, NotFound, SubjectErased
 from services.referral.usecases.errors import (
@@ -38,8 +41,6 @@ from services.referral.usecases.errors import (
     UnknownOrganisations,
     UnknownReference,
 )
-
-PROBLEMS = "https://overgang.no/problems/"
 
 _STATUS_TYPES = {
     400: "bad-request",
@@ -241,6 +242,25 @@ async def _redirect_to_current_receiver(request: Request, error: Exception) -> J
     )
 
 
+async def _invalid_consent(request: Request, error: Exception) -> JSONResponse:
+    # The domain's rule names what is wrong (no purpose, no recipient, expiry not ahead).
+    return invalid(
+        "invalid-consent", str(error), [_error("body", ["body"], str(error), "invalid_consent")]
+    )
+
+
+async def _retention_not_over(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RetentionNotOver)
+    return problem(
+        409,
+        "Conflict",
+        str(error),
+        type_=problem_type("retention-not-over"),
+        open_referrals=error.open_referrals,
+        retained_until=None if error.until is None else error.until.isoformat(),
+    )
+
+
 class PreconditionRequired(Exception):
     """A change came without the version (ETag) it acts on, in If-Match."""
 
@@ -281,6 +301,9 @@ def install_referral_problems(app: FastAPI) -> None:
         (RedirectToCurrentReceiver, _redirect_to_current_receiver),
         (NotAllowed, _simple(403, "Forbidden", "not-allowed")),
         (PreconditionRequired, _precondition_required),
+        (InvalidConsent, _invalid_consent),
+        (ConsentAlreadyWithdrawn, _simple(409, "Conflict", "consent-already-withdrawn")),
+        (RetentionNotOver, _retention_not_over),
         (ProcessingRestricted, _simple(409, "Conflict", "processing-restricted")),
         (NotFound, _simple(404, "Not Found", "not-found")),
         (SubjectErased, _simple(410, "Gone", "subject-erased")),

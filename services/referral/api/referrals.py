@@ -83,7 +83,7 @@ def etag(version: int) -> str:
 _ETAG = re.compile(r'^\s*"(\d{1,9})"\s*$')
 
 
-def _expected_version(
+async def _expected_version(
     if_match: Annotated[
         str | None,
         Header(

@@ -56,9 +56,15 @@ async def save(
     consent.events.clear()
 
 
-async def get(connection: Connection, consent_id: ConsentId) -> Consent:
-    """The consent; NotFound when there is none."""
-    row = await connection.fetchrow("SELECT * FROM consents WHERE consent_id = $1", consent_id)
+async def get(connection: Connection, consent_id: ConsentId, *, for_share: bool = False) -> Consent:
+    """The consent; NotFound when there is none. `for_share` holds off its withdrawal until
+    the caller's transaction ends, so that nothing new comes to rest on a consent that is
+    being withdrawn."""
+    lock = " FOR SHARE" if for_share else ""
+    row = await connection.fetchrow(
+        f"SELECT * FROM consents WHERE consent_id = $1{lock}",  # noqa: S608
+        consent_id,
+    )
     if row is None:
         raise NotFound(f"no consent {consent_id}")
     return _consent(row)

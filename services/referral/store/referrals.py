@@ -321,3 +321,16 @@ async def open_depending_on_consent(
         sorted(status.value for status in OPEN_STATUSES),
     )
     return [await get(connection, ReferralId(row["referral_id"]), keys) for row in ids]
+
+
+async def of_subject(
+    connection: Connection, subject_id: SubjectId, keys: StoreKeys
+) -> list[Referral]:
+    """Every referral of the person, oldest first, with its history; SubjectErased after
+    erasure."""
+    rows = await connection.fetch(
+        "SELECT referral_id FROM referrals WHERE subject_id = $1"
+        " ORDER BY submitted_at, referral_id",
+        subject_id,
+    )
+    return [await get(connection, ReferralId(row["referral_id"]), keys) for row in rows]

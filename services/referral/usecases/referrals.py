@@ -497,6 +497,6 @@ async def _consent(connection: Connection, consent_id: ConsentId | None) -> Cons
     if consent_id is None:
         return None
     try:
-        return await consents.get(connection, consent_id)
+        return await consents.get(connection, consent_id, for_share=True)
     except NotFound:
         raise UnknownReference("consent_id", "no such consent") from None

@@ -105,5 +105,3 @@ def act(
     assert response.headers["etag"] == f'"{response.json()["version"]}"'
     changed: dict[str, Any] = response.json()
     return changed
-
-
