@@ -1,10 +1,18 @@
 """Wiring of the audit service."""
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import ClassVar
 
 from fastapi import FastAPI
 from pydantic import Field
 
+from services.audit.api import access, timelines, verify
+from services.audit.api.problems import install_audit_problems
+from services.audit.consumers import AuditTopics, audit_consumers, dead_letter_consumers
+from services.audit.consumers.dead_letters import DeadLetterLogging
+from services.plumbing.migrations import migrations_folder
 from services.plumbing.service import create_service_app
 from services.plumbing.settings import ServiceSettings
 
@@ -15,9 +23,46 @@ class AuditSettings(ServiceSettings):
     port: int = Field(8002, description="port the HTTP API answers on")
 
 
-def create_app(settings: AuditSettings) -> FastAPI:
-    return create_service_app(
+def create_app(settings: AuditSettings, *, topics: AuditTopics | None = None) -> FastAPI:
+    """The audit service. Its consumers read the declared topics unless `topics` says
+    otherwise (tests)."""
+    app = create_service_app(
         settings,
         title="Overgang audit service",
         description="The tamper-evident log of every handoff: consents, timelines, deadlines.",
+        migrations=migrations_folder("services.audit"),
+        consumers=audit_consumers(topics),
     )
+    _log_dead_letters(app, settings, topics)
+    install_audit_problems(app)
+    for router in (verify.router, timelines.router, access.router):
+        app.include_router(router)
+    return app
+
+
+def _log_dead_letters(app: FastAPI, settings: AuditSettings, topics: AuditTopics | None) -> None:
+    """Run the dead-letter consumers inside the service's lifespan, on its pool. They are not
+    plumbing ConsumerSpecs (see services/audit/consumers/dead_letters.py), so they are started
+    here, around the lifespan create_service_app made."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with inner(app):
+            logging_ = DeadLetterLogging(
+                settings.kafka_bootstrap, dead_letter_consumers(app.state.pool, topics)
+            )
+            app.state.dead_letter_logging = logging_
+            stop = asyncio.Event()
+            starting = asyncio.create_task(
+                logging_.run(app.state.pool, stop, settings.kafka_retry_s),
+                name="dead-letter-logging-start",
+            )
+            try:
+                yield
+            finally:
+                stop.set()
+                await asyncio.wait_for(starting, 30)
+                await logging_.stop()
+
+    app.router.lifespan_context = lifespan

@@ -1,0 +1,1 @@
+"""The audit service's PostgreSQL store: the chained log, the directory and the access log."""

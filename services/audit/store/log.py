@@ -1,0 +1,116 @@
+"""The append-only, hash-chained log: appending under the chain head's lock, and streaming
+rows back in sequence order for verification and reading."""
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from services.audit.domain.chain import ChainRow, Entry, link
+from services.plumbing.database import Connection
+
+_COLUMNS = """sequence, entry_id, event_id, type, event_time, subject_id, organisation_ids,
+    source_topic, dead_letter, payload, payload_hash, previous_hash, row_hash, recorded_at"""
+
+
+@dataclass(frozen=True)
+class Head:
+    """Where the chain ends: the last sequence number and its row hash (None: empty log)."""
+
+    sequence: int
+    row_hash: bytes | None
+
+
+async def append(connection: Connection, entry: Entry) -> ChainRow | None:
+    """Link `entry` after the head and write it, in the caller's transaction; None when an
+    entry with its id is in the log already.
+
+    The head row stays locked until the caller's transaction ends, so appends from any number
+    of audit instances queue up behind each other and the chain never forks."""
+    if not connection.is_in_transaction():
+        raise RuntimeError("appending to the audit log needs the caller's transaction")
+    locked = await connection.fetchrow("SELECT sequence, row_hash FROM audit_chain_head FOR UPDATE")
+    assert locked is not None, "the audit_chain_head row is created by the migration"
+    row = link(entry, after_sequence=locked["sequence"], after_hash=locked["row_hash"])
+    appended = await connection.fetchval(
+        f"""WITH added AS (
+               INSERT INTO audit_log ({_COLUMNS})
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14)
+               ON CONFLICT (entry_id) DO NOTHING
+               RETURNING sequence, row_hash
+           )
+           UPDATE audit_chain_head SET sequence = added.sequence, row_hash = added.row_hash
+           FROM added
+           RETURNING added.sequence""",  # noqa: S608 (a fixed column list)
+        row.sequence,
+        entry.entry_id,
+        entry.event_id,
+        entry.type,
+        entry.event_time,
+        entry.subject_id,
+        list(entry.organisation_ids),
+        entry.source_topic,
+        None if entry.dead_letter is None else json.dumps(dict(entry.dead_letter)),
+        entry.payload,
+        entry.payload_hash,
+        row.previous_hash,
+        row.row_hash,
+        entry.recorded_at,
+    )
+    return None if appended is None else row
+
+
+async def head(connection: Connection) -> Head:
+    found = await connection.fetchrow("SELECT sequence, row_hash FROM audit_chain_head")
+    assert found is not None, "the audit_chain_head row is created by the migration"
+    return Head(found["sequence"], found["row_hash"])
+
+
+async def row_hash_at(connection: Connection, sequence: int) -> bytes | None:
+    """The row hash of one row, or None when there is no such row."""
+    found: bytes | None = await connection.fetchval(
+        "SELECT row_hash FROM audit_log WHERE sequence = $1", sequence
+    )
+    return found
+
+
+async def rows_between(
+    connection: Connection, *, first: int, last: int | None, prefetch: int = 2000
+) -> AsyncIterator[ChainRow]:
+    """The rows from `first` to `last` (the end when None) in sequence order, through a
+    server-side cursor: never more than `prefetch` rows in memory. Needs a transaction."""
+    cursor = connection.cursor(
+        f"""SELECT {_COLUMNS} FROM audit_log
+            WHERE sequence >= $1 AND ($2::bigint IS NULL OR sequence <= $2)
+            ORDER BY sequence""",  # noqa: S608 (a fixed column list)
+        first,
+        last,
+        prefetch=prefetch,
+    )
+    async for record in cursor:
+        yield chain_row(record)
+
+
+def chain_row(record: asyncpg.Record) -> ChainRow:
+    dead_letter: Any = record["dead_letter"]
+    return ChainRow(
+        sequence=record["sequence"],
+        entry=Entry(
+            entry_id=record["entry_id"],
+            event_id=record["event_id"],
+            type=record["type"],
+            event_time=record["event_time"],
+            subject_id=record["subject_id"],
+            organisation_ids=tuple(uuid.UUID(str(o)) for o in record["organisation_ids"]),
+            source_topic=record["source_topic"],
+            dead_letter=None if dead_letter is None else json.loads(dead_letter),
+            payload=None if record["payload"] is None else bytes(record["payload"]),
+            payload_hash=bytes(record["payload_hash"]),
+            recorded_at=record["recorded_at"],
+        ),
+        previous_hash=bytes(record["previous_hash"]),
+        row_hash=bytes(record["row_hash"]),
+    )

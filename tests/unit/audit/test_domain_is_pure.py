@@ -1,0 +1,66 @@
+"""The domain does no I/O: it imports no driver, framework or network library, and never reads
+the clock or makes its own ids (they are passed in)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import services.audit.domain as domain
+
+MODULES = sorted(Path(domain.__file__).parent.glob("*.py"))
+FORBIDDEN_IMPORTS = {
+    "asyncpg",
+    "fastapi",
+    "faststream",
+    "aiokafka",
+    "httpx",
+    "starlette",
+    "socket",
+    "os",
+    "subprocess",
+    "random",
+    "secrets",
+    "time",
+    "services.plumbing",
+}
+FORBIDDEN_CALLS = {"now", "today", "utcnow", "uuid4", "uuid1", "time", "monotonic"}
+
+
+def _imports(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module is not None:
+            names.add(node.module)
+    return names
+
+
+def _calls(tree: ast.AST) -> set[str]:
+    called: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute):
+                called.add(node.func.attr)
+            elif isinstance(node.func, ast.Name):
+                called.add(node.func.id)
+    return called
+
+
+def test_there_are_domain_modules_to_check() -> None:
+    assert {path.stem for path in MODULES} >= {"chain", "entries", "timelines", "errors"}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda path: path.name)
+def test_a_domain_module_imports_no_io(path: Path) -> None:
+    imported = _imports(ast.parse(path.read_text()))
+
+    assert not {name for name in imported if name.split(".")[0] in FORBIDDEN_IMPORTS} | {
+        name for name in imported if name.startswith("services.plumbing")
+    }
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda path: path.name)
+def test_a_domain_module_never_reads_the_clock_or_makes_ids(path: Path) -> None:
+    assert not _calls(ast.parse(path.read_text())) & FORBIDDEN_CALLS
