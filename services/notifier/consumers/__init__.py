@@ -1,0 +1,1 @@
+"""The notifier's Kafka handlers: every domain event topic, handled by `notify`."""

@@ -1,0 +1,173 @@
+"""The delivery worker: claims due deliveries (FOR UPDATE SKIP LOCKED, with a lease, so that
+several workers share the queue and a crashed one's claims come free again), attempts each
+in a task of its own, and settles it.
+
+One slow or dead endpoint never delays the others: at most `per_subscription` attempts of
+one subscription are in flight at once (the rest of its queue waits in the database, not in
+a task), under a global cap of `max_in_flight`; every attempt is bounded by the sender's
+timeouts."""
+
+import asyncio
+import datetime as dt
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import asyncpg
+
+from schemas.ids import SubscriptionId
+from schemas.notifications import DeliveryFailure
+from services.notifier.delivery.webhooks import WebhookSender
+from services.notifier.domain.deliveries import AttemptResult, RetryPolicy
+from services.notifier.sealing import CannotOpen, SecretBox
+from services.notifier.store.deliveries import Claimed
+from services.notifier.usecases import deliveries
+from services.notifier.usecases.clock import now as utc_now
+
+log = logging.getLogger(__name__)
+
+_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    max_in_flight: int = 64
+    per_subscription: int = 4
+    poll_s: float = 1.0
+    # Longer than any attempt can take; after it an unsettled claim is free again.
+    lease_s: float = 120.0
+    stop_grace_s: float = 10.0
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        sender: WebhookSender,
+        box: SecretBox,
+        policy: RetryPolicy,
+        settings: WorkerSettings,
+        *,
+        jitter: Callable[[], float] = random.random,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
+        self.pool = pool
+        self.sender = sender
+        self.box = box
+        self.policy = policy
+        self.settings = settings
+        self.jitter = jitter
+        self.clock = clock
+        self.in_flight: Counter[SubscriptionId] = Counter()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for due deliveries now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        pause = self.settings.poll_s
+        try:
+            while not stop.is_set():
+                try:
+                    await self._fill()
+                    pause = self.settings.poll_s
+                except asyncpg.UndefinedTableError:
+                    pass  # not migrated yet
+                except _DATABASE_ERRORS as error:
+                    log.warning(
+                        "delivery worker cannot reach its database: %s", type(error).__name__
+                    )
+                    pause = min(pause * 2, 10.0)
+                self._wake.clear()
+                waits = [
+                    asyncio.ensure_future(self._wake.wait()),
+                    asyncio.ensure_future(stop.wait()),
+                ]
+                await asyncio.wait(waits, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
+                for waiting in waits:
+                    waiting.cancel()
+        finally:
+            await self._finish()
+
+    async def _fill(self) -> None:
+        free = self.settings.max_in_flight - len(self.tasks)
+        if free <= 0:
+            return
+        async with self.pool.acquire() as connection:
+            claimed = await deliveries.claim_due(
+                connection,
+                now=self.clock(),
+                in_flight=dict(self.in_flight),
+                per_subscription=self.settings.per_subscription,
+                free=free,
+                lease_s=self.settings.lease_s,
+            )
+        for claim in claimed:
+            subscription = claim.delivery.subscription_id
+            self.in_flight[subscription] += 1
+            task = asyncio.create_task(self._attempt(claim), name="webhook-attempt")
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _attempt(self, claim: Claimed) -> None:
+        subscription = claim.delivery.subscription_id
+        try:
+            started_at = self.clock()
+            try:
+                secret = self.box.open(claim.sealed_secret, subscription)
+            except CannotOpen:
+                result = AttemptResult(
+                    delivered=False,
+                    latency_ms=0,
+                    failure=DeliveryFailure.CONNECTION_ERROR,
+                    error_class="secret_unreadable",
+                    retryable=False,
+                )
+            else:
+                result = await self.sender.send(
+                    url=claim.url,
+                    secret=secret,
+                    webhook_id=str(claim.delivery.delivery_id),
+                    body=claim.body,
+                )
+            try:
+                async with self.pool.acquire() as connection:
+                    settled = await deliveries.settle(
+                        connection,
+                        claim,
+                        result,
+                        started_at=started_at,
+                        policy=self.policy,
+                        now=self.clock(),
+                        jitter=self.jitter(),
+                    )
+            except _DATABASE_ERRORS as error:
+                # The lease runs out and the delivery is attempted again (same webhook-id).
+                log.warning(
+                    "attempt of delivery %s not recorded: %s",
+                    claim.delivery.delivery_id,
+                    type(error).__name__,
+                )
+                return
+            if settled is None:
+                log.warning("delivery %s: lease lost before settling", claim.delivery.delivery_id)
+        finally:
+            self.in_flight[subscription] -= 1
+            if self.in_flight[subscription] <= 0:
+                del self.in_flight[subscription]
+            self._wake.set()
+
+    async def _finish(self) -> None:
+        """Lets attempts under way end (within the grace), cancels the rest: their leases run
+        out and they are attempted again."""
+        if self.tasks:
+            _, pending = await asyncio.wait(set(self.tasks), timeout=self.settings.stop_grace_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        await self.sender.close()

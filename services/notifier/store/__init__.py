@@ -1,0 +1,1 @@
+"""The notifier's tables, in explicit SQL, returning domain objects."""

@@ -1,0 +1,1 @@
+"""The notifier's verbs: each a transaction around the domain and the store."""
