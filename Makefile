@@ -44,9 +44,10 @@ typecheck: install ## mypy, strict
 test: prerequisites lint typecheck contract ## lint, type-check and run every test on a real Kafka and PostgreSQL
 	$(UV) run --frozen pytest
 
-bench: prerequisites install ## stack start-up, outbox relay and inbox consumer, each beside a baseline; figures in bench/results/
+bench: prerequisites install ## stack start-up, outbox relay, inbox consumer and filing, each beside a baseline; figures in bench/results/
 	$(UV) run --frozen python -m bench.foundation
 	$(UV) run --frozen python -m bench.backbone
+	$(UV) run --frozen python -m bench.filing
 
 contract: ## check the AsyncAPI document with the AsyncAPI parser (npm, Node 20)
 	@npm ci --prefix schemas/conformance --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null

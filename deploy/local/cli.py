@@ -11,7 +11,9 @@ import sys
 import uuid
 from collections.abc import Sequence
 
-from deploy.local import stack
+import httpx
+
+from deploy.local import demo, stack
 from deploy.local.config import StackConfig
 from deploy.local.dev_issuer import issue
 from deploy.local.errors import StackError
@@ -22,6 +24,7 @@ from services.plumbing.dead_letters import read_dead_letters, replay
 
 def _up(config: StackConfig, arguments: argparse.Namespace) -> None:
     _, report = stack.up(config, with_services=arguments.services)
+    loaded = _load_demo(config) if arguments.services and not arguments.no_demo else None
     if arguments.json:
         print(
             json.dumps(
@@ -31,6 +34,7 @@ def _up(config: StackConfig, arguments: argparse.Namespace) -> None:
                     "seconds": report.seconds,
                     "total_s": report.total_s,
                     "status": stack.status(config),
+                    "demo": None if loaded is None else _demo_summary(loaded),
                 }
             )
         )
@@ -43,6 +47,42 @@ def _up(config: StackConfig, arguments: argparse.Namespace) -> None:
         print(f"{name:<10} was already running")
     _print_status(stack.status(config))
     print(f"state: {config.state_file}   logs: {config.log_dir}")
+    if loaded is not None:
+        _print_demo(config, loaded)
+
+
+def _load_demo(config: StackConfig) -> demo.DemoData:
+    """Load the demo into the running referral service (idempotent)."""
+    services = StackState.load(config.state_file).services
+    if "referral" not in services:
+        raise StackError("the referral service does not run: `overgang stack up --services`")
+    with httpx.Client(base_url=services["referral"].url, timeout=30) as client:
+        try:
+            return demo.load(client, config.dev_issuer_dir)
+        except (demo.DemoError, httpx.HTTPError) as error:
+            raise StackError(f"the demo data could not be loaded: {error}") from None
+
+
+def _demo_summary(loaded: demo.DemoData) -> dict[str, object]:
+    return {
+        "organisations": {name: str(id_) for name, id_ in loaded.organisations.items()},
+        "referrals_by_status": dict(loaded.statuses()),
+        "created": sum(loaded.created.values()),
+    }
+
+
+def _print_demo(config: StackConfig, loaded: demo.DemoData) -> None:
+    services = {name: s.url for name, s in StackState.load(config.state_file).services.items()}
+    for line in demo.where_to_look(services.get("referral", ""), services, loaded):
+        print(line)
+
+
+def _demo_load(config: StackConfig, arguments: argparse.Namespace) -> None:
+    loaded = _load_demo(config)
+    if arguments.json:
+        print(json.dumps(_demo_summary(loaded)))
+    else:
+        _print_demo(config, loaded)
 
 
 def _down(config: StackConfig, arguments: argparse.Namespace) -> None:
@@ -143,7 +183,13 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--services",
         action="store_true",
-        help="also start the referral, notifier and audit services",
+        help="also start the referral, notifier and audit services, and load the demo data",
+    )
+    up.add_argument(
+        "--no-demo",
+        action="store_true",
+        help="with --services: do not load the demo data (it is loaded once; a second load "
+        "adds nothing)",
     )
     up.set_defaults(run=_up)
     actions.add_parser("down", help="stop exactly what `up` started").set_defaults(run=_down)
@@ -162,6 +208,14 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--actor", type=uuid.UUID, help="the actor's id (default: a new one)")
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
     token.set_defaults(run=_token)
+
+    demo_parser = groups.add_parser("demo", help="demo data for a local stack")
+    demo_actions = demo_parser.add_subparsers(dest="action", required=True)
+    demo_load = demo_actions.add_parser(
+        "load", help="load the demo county into the running referral service (idempotent)"
+    )
+    demo_load.add_argument("--json", action="store_true", help="machine-readable output")
+    demo_load.set_defaults(run=_demo_load)
 
     letters = groups.add_parser("dead-letters", help="records a consumer could not handle")
     letter_actions = letters.add_subparsers(dest="action", required=True)
