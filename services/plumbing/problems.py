@@ -1,13 +1,17 @@
 """Errors as RFC 9457 problem details (application/problem+json), made in one place."""
 
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+
+from services.plumbing.idempotency import IdempotencyKeyReused
+from services.plumbing.pagination import BadCursor
 
 PROBLEM_JSON = "application/problem+json"
 # Where typed problems live: a problem's `type` is this plus its slug.
@@ -31,23 +35,92 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+_STATUS_TYPES = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    413: "request-too-large",
+    415: "unsupported-media-type",
+    428: "precondition-required",
+}
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def problem_type(slug: str) -> str:
+    """The URI of a typed problem."""
+    return PROBLEMS + slug
+
+
+def title(status: int) -> str:
+    # RFC 9110's name for 422 (Python 3.11 still says "Unprocessable Entity").
+    return "Unprocessable Content" if status == 422 else HTTPStatus(status).phrase
+
+
+def field_error(field: str, location: Sequence[Any], message: str, code: str) -> dict[str, Any]:
+    """One entry of a problem's `errors`: which field, where it was, what was wrong."""
+    return {"field": field, "location": list(location), "message": message, "type": code}
+
+
+def invalid(
+    slug: str, detail: str, errors: list[dict[str, Any]], *, status: int = 422
+) -> JSONResponse:
+    """A problem with the input, naming each offending field."""
+    return problem(status, title(status), detail, type_=problem_type(slug), errors=errors)
+
+
+def _field(location: Sequence[Any]) -> str:
+    """`body.parties.0` → `parties.0`; a query or header parameter by its name."""
+    inner = [str(part) for part in location[1:]] if len(location) > 1 else list(map(str, location))
+    return ".".join(inner)
+
+
+def simple(status: int, slug: str) -> Handler:
+    """A handler answering an error with a typed problem whose detail is the error's text."""
+
+    async def handle(request: Request, error: Exception) -> JSONResponse:
+        return problem(status, title(status), str(error), type_=problem_type(slug))
+
+    return handle
+
+
+def field_problem(slug: str, location: Sequence[str], code: str, *, status: int = 422) -> Handler:
+    """A handler answering an error about one input field, e.g. `["body", "url"]`."""
+
+    async def handle(request: Request, error: Exception) -> JSONResponse:
+        message = str(error)
+        errors = [field_error(_field(location), location, message, code)]
+        return invalid(slug, message, errors, status=status)
+
+    return handle
+
+
 async def _http_exception(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
-    title = HTTPStatus(error.status_code).phrase
-    detail = error.detail if isinstance(error.detail, str) and error.detail != title else None
+    title_ = title(error.status_code)
+    detail = error.detail if isinstance(error.detail, str) and error.detail != title_ else None
+    slug = _STATUS_TYPES.get(error.status_code, f"http-{error.status_code}")
     # Keep the headers Starlette set, e.g. Allow on a 405.
-    return problem(error.status_code, title, detail, headers=dict(error.headers or {}))
+    return problem(
+        error.status_code,
+        title_,
+        detail,
+        type_=problem_type(slug),
+        headers=dict(error.headers or {}),
+    )
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
+    # loc, msg and type only: pydantic's `input` would echo what was sent (identity numbers).
     errors = [
-        {"location": list(item["loc"]), "message": item["msg"], "type": item["type"]}
+        field_error(_field(item["loc"]), item["loc"], item["msg"], item["type"])
         for item in error.errors()
     ]
-    return problem(
-        422, "Unprocessable Content", "the request does not match the schema", errors=errors
-    )
+    return invalid("invalid-request", "the request does not match the schema", errors)
 
 
 async def _unstorable_text(request: Request, error: Exception) -> JSONResponse:
@@ -57,7 +130,7 @@ async def _unstorable_text(request: Request, error: Exception) -> JSONResponse:
         422,
         "Unprocessable Content",
         "a text field holds a character that cannot be stored (e.g. NUL)",
-        type_=PROBLEMS + "unstorable-text",
+        type_=problem_type("unstorable-text"),
     )
 
 
@@ -67,12 +140,26 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Route every error, Starlette's own included, through problem+json."""
+    """Route every error, Starlette's own included, through problem+json; a service adds its
+    own errors with `add_problem_handlers`."""
     app.add_exception_handler(HTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(
+        BadCursor, field_problem("invalid-cursor", ["query", "cursor"], "cursor")
+    )
+    app.add_exception_handler(
+        IdempotencyKeyReused,
+        field_problem("idempotency-key-reused", ["header", "Idempotency-Key"], "reused"),
+    )
     for unstorable in (
         asyncpg.CharacterNotInRepertoireError,
         asyncpg.UntranslatableCharacterError,
     ):
         app.add_exception_handler(unstorable, _unstorable_text)
     app.add_exception_handler(Exception, _unexpected)
+
+
+def add_problem_handlers(app: FastAPI, handlers: Sequence[tuple[type[Exception], Handler]]) -> None:
+    """A service's own errors, each with its handler (e.g. `simple` or `field_problem`)."""
+    for error_type, handler in handlers:
+        app.add_exception_handler(error_type, handler)

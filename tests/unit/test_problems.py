@@ -4,6 +4,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
+from services.plumbing.pagination import CursorParam, decode_cursor, encode_cursor
 from services.plumbing.problems import install_problem_handlers
 
 
@@ -19,6 +20,10 @@ def _app() -> FastAPI:
     async def greet(greeting: Greeting) -> dict[str, str]:
         return {"hello": greeting.name}
 
+    @app.get("/pages")
+    async def pages(cursor: CursorParam = None) -> list[str]:
+        return [] if cursor is None else decode_cursor(cursor, 2)
+
     @app.get("/boom")
     async def boom() -> None:
         raise RuntimeError("fødselsnummer 01010112345 must never reach the caller")
@@ -31,7 +36,11 @@ def test_an_unknown_path_is_a_404_problem() -> None:
 
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json() == {"type": "about:blank", "title": "Not Found", "status": 404}
+    assert response.json() == {
+        "type": "https://overgang.no/problems/not-found",
+        "title": "Not Found",
+        "status": 404,
+    }
 
 
 def test_a_wrong_method_keeps_its_allow_header() -> None:
@@ -47,8 +56,14 @@ def test_an_invalid_body_says_what_was_wrong() -> None:
 
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "https://overgang.no/problems/invalid-request"
     assert response.json()["errors"] == [
-        {"location": ["body", "name"], "message": "Field required", "type": "missing"}
+        {
+            "field": "name",
+            "location": ["body", "name"],
+            "message": "Field required",
+            "type": "missing",
+        }
     ]
 
 
@@ -58,3 +73,14 @@ def test_an_unexpected_error_tells_nothing_of_its_cause() -> None:
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     assert "01010112345" not in response.text
+
+
+def test_a_cursor_not_made_by_the_list_names_the_cursor_parameter() -> None:
+    client = TestClient(_app())
+    assert client.get("/pages", params={"cursor": encode_cursor("a", "b")}).json() == ["a", "b"]
+
+    for bad in ("not-base64!", encode_cursor("only one"), "WzEsMl0"):  # the last is [1,2]
+        response = client.get("/pages", params={"cursor": bad})
+        assert response.status_code == 422
+        assert response.json()["type"] == "https://overgang.no/problems/invalid-cursor"
+        assert [error["field"] for error in response.json()["errors"]] == ["cursor"]

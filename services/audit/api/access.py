@@ -11,15 +11,16 @@ from schemas.access import AccessPurpose, Resource
 from schemas.codes import Role
 from schemas.ids import SubjectId
 from services.audit.api.deps import Auditor, Pool, only_query
-from services.audit.api.pagination import (
-    BadCursor,
+from services.audit.store.access import AccessPosition, AccessRecord
+from services.audit.usecases.reading import read_access_log
+from services.plumbing.pagination import (
     CursorParam,
     LimitParam,
     decode_cursor,
     encode_cursor,
+    time_part,
+    uuid_part,
 )
-from services.audit.store.access import AccessPosition, AccessRecord
-from services.audit.usecases.reading import read_access_log
 
 router = APIRouter(prefix="/v1/audit", tags=["access log"])
 
@@ -46,10 +47,7 @@ def _position(cursor: str | None) -> AccessPosition | None:
     if cursor is None:
         return None
     occurred_at, access_id = decode_cursor(cursor, 2)
-    try:
-        return AccessPosition(dt.datetime.fromisoformat(occurred_at), uuid.UUID(access_id))
-    except ValueError:
-        raise BadCursor("not a cursor of this list") from None
+    return AccessPosition(time_part(occurred_at), uuid_part(access_id))
 
 
 def _read(record: AccessRecord) -> AccessRead:

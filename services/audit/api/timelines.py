@@ -10,16 +10,17 @@ from pydantic import BaseModel, Field
 
 from schemas.ids import SubjectId
 from services.audit.api.deps import Auditor, Pool, only_query
-from services.audit.api.pagination import (
-    BadCursor,
+from services.audit.domain.timelines import Kind, TimelineItem
+from services.audit.store.timelines import TimelinePosition
+from services.audit.usecases.reading import read_timeline
+from services.plumbing.pagination import (
     CursorParam,
     LimitParam,
     decode_cursor,
     encode_cursor,
+    int_part,
+    time_part,
 )
-from services.audit.domain.timelines import Kind, TimelineItem
-from services.audit.store.timelines import TimelinePosition
-from services.audit.usecases.reading import read_timeline
 
 router = APIRouter(prefix="/v1/audit", tags=["timelines"])
 
@@ -45,10 +46,7 @@ def _position(cursor: str | None) -> TimelinePosition | None:
     if cursor is None:
         return None
     time, sequence = decode_cursor(cursor, 2)
-    try:
-        return TimelinePosition(dt.datetime.fromisoformat(time), int(sequence))
-    except ValueError:
-        raise BadCursor("not a cursor of this list") from None
+    return TimelinePosition(time_part(time), int_part(sequence))
 
 
 def _read(item: TimelineItem) -> TimelineItemRead:

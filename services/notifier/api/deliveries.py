@@ -10,11 +10,16 @@ from pydantic import BaseModel, Field
 
 from schemas.ids import DeliveryId, EventId, SubscriptionId
 from services.notifier.api.deps import Admin, Pool
-from services.notifier.api.pagination import CursorParam, LimitParam, decode_cursor, encode_cursor
 from services.notifier.domain.deliveries import Delivery, DeliveryStatus
 from services.notifier.store.deliveries import Attempt
 from services.notifier.usecases import deliveries
 from services.notifier.usecases.clock import now
+from services.plumbing.pagination import (
+    CursorParam,
+    LimitParam,
+    decode_time_and_id,
+    encode_time_and_id,
+)
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
 
@@ -89,13 +94,13 @@ async def list_deliveries(
             connection,
             principal.organisation_id,
             status=status,
-            after=decode_cursor(cursor),
+            after=decode_time_and_id(cursor),
             limit=limit + 1,
         )
     items = found[:limit]
     following = None
     if len(found) > limit:
-        following = encode_cursor(items[-1].created_at, items[-1].delivery_id)
+        following = encode_time_and_id(items[-1].created_at, items[-1].delivery_id)
     return DeliveryPage(items=[DeliveryRead.of(item) for item in items], next_cursor=following)
 
 

@@ -12,11 +12,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.ids import OrganisationId, SubscriptionId
 from services.notifier.api.deps import Admin, Box, IdempotencyKey, Pool, Rules
-from services.notifier.api.pagination import CursorParam, LimitParam, decode_cursor, encode_cursor
 from services.notifier.domain.subscriptions import Subscription
-from services.notifier.usecases import idempotency, subscriptions
+from services.notifier.usecases import subscriptions
 from services.notifier.usecases.clock import now
-from services.notifier.usecases.idempotency import IdempotencyScope, StoredResponse
+from services.plumbing import idempotency
+from services.plumbing.idempotency import IdempotencyScope, StoredResponse
+from services.plumbing.pagination import (
+    CursorParam,
+    LimitParam,
+    decode_time_and_id,
+    encode_time_and_id,
+)
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 
@@ -147,12 +153,12 @@ async def list_subscriptions(
 ) -> SubscriptionPage:
     async with pool.acquire() as connection:
         found = await subscriptions.page(
-            connection, principal.organisation_id, after=decode_cursor(cursor), limit=limit + 1
+            connection, principal.organisation_id, after=decode_time_and_id(cursor), limit=limit + 1
         )
     items = found[:limit]
     following = None
     if len(found) > limit:
-        following = encode_cursor(items[-1].created_at, items[-1].subscription_id)
+        following = encode_time_and_id(items[-1].created_at, items[-1].subscription_id)
     return SubscriptionPage(
         items=[SubscriptionRead.of(item) for item in items], next_cursor=following
     )

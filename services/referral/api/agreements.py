@@ -17,15 +17,15 @@ from schemas.directory import (
 )
 from schemas.ids import AgreementId, CountyNumber, OrganisationId
 from services.plumbing.database import Connection
-from services.referral.api.deps import Admin, Caller, IdempotencyKey, Keys, Pool
-from services.referral.api.idempotency import once
-from services.referral.api.pagination import (
+from services.plumbing.pagination import (
     CursorParam,
     LimitParam,
     decode_cursor,
     encode_cursor,
     uuid_part,
 )
+from services.referral.api.deps import Admin, Caller, IdempotencyKey, Keys, Pool
+from services.referral.api.idempotency import once
 from services.referral.domain.agreements import Agreement
 from services.referral.usecases import agreements
 from services.referral.usecases.agreements import AgreementTerms

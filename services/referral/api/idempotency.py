@@ -10,12 +10,12 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from services.plumbing import idempotency
 from services.plumbing.auth import Principal
 from services.plumbing.database import Connection
+from services.plumbing.idempotency import IdempotencyScope, StoredResponse
 from services.referral.crypto import StoreKeys
-from services.referral.usecases import idempotency
 from services.referral.usecases.acting import now
-from services.referral.usecases.idempotency import IdempotencyScope, StoredResponse
 
 Action = Callable[[Connection], Awaitable[tuple[int, BaseModel]]]
 

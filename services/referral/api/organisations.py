@@ -11,16 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.codes import OrganisationType, Sector
 from schemas.ids import CountyNumber, MunicipalityNumber, OrganisationId, OrganisationNumber
 from services.plumbing.database import Connection
-from services.plumbing.problems import PROBLEMS
-from services.referral.api.deps import Admin, Caller, IdempotencyKey, Keys, Pool
-from services.referral.api.idempotency import once
-from services.referral.api.pagination import (
+from services.plumbing.pagination import (
     CursorParam,
     LimitParam,
     decode_cursor,
     encode_cursor,
     uuid_part,
 )
+from services.plumbing.problems import PROBLEMS
+from services.referral.api.deps import Admin, Caller, IdempotencyKey, Keys, Pool
+from services.referral.api.idempotency import once
 from services.referral.usecases import organisations
 from services.referral.usecases.directory_views import EntryPosition, OrganisationEntry
 from services.referral.usecases.organisations import OrganisationDetails

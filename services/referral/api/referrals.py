@@ -29,9 +29,9 @@ from schemas.referrals import (
 )
 from services.plumbing.auth import Principal, require_role
 from services.plumbing.database import Connection
+from services.plumbing.pagination import CursorParam, LimitParam
 from services.referral.api.deps import IdempotencyKey, Keys, Pool
 from services.referral.api.idempotency import once
-from services.referral.api.pagination import CursorParam, LimitParam
 from services.referral.api.problems import PreconditionRequired
 from services.referral.domain.records import MAX_NOTE_LENGTH
 from services.referral.domain.referral import Referral

@@ -2,23 +2,17 @@
 continues after the last (time, referral_id) of the previous one, so rows added or changed
 meanwhile never make a page skip or repeat one."""
 
-import base64
 import datetime as dt
-import json
-import uuid
 from dataclasses import dataclass
 
 from schemas.ids import ActorId, OrganisationId, ReferralId
 from services.plumbing.database import Connection
+from services.plumbing.pagination import decode_time_and_id, encode_time_and_id
 from services.referral.domain.referral import Referral
 from services.referral.domain.status import ReferralStatus
 from services.referral.store import referrals
 
 MAX_PAGE_SIZE = 200
-
-
-class BadCursor(ValueError):
-    """The cursor was not made by this store."""
 
 
 @dataclass(frozen=True)
@@ -30,21 +24,14 @@ class Cursor:
 
     def encode(self) -> str:
         """Opaque text for the API's `cursor` parameter."""
-        raw = json.dumps([self.at.isoformat(), str(self.referral_id)]).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return encode_time_and_id(self.at, self.referral_id)
 
     @classmethod
     def decode(cls, text: str) -> "Cursor":
-        """The cursor of `encode`; BadCursor for anything else."""
-        try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            at, referral_id = json.loads(raw)
-            cursor = cls(dt.datetime.fromisoformat(at), ReferralId(uuid.UUID(referral_id)))
-        except (ValueError, TypeError) as error:
-            raise BadCursor("not a cursor of this list") from error
-        if cursor.at.tzinfo is None:
-            raise BadCursor("not a cursor of this list")
-        return cursor
+        """The cursor of `encode`; plumbing's BadCursor for anything else."""
+        position = decode_time_and_id(text)
+        assert position is not None
+        return cls(position[0], ReferralId(position[1]))
 
 
 @dataclass(frozen=True)

@@ -30,15 +30,6 @@ class OrganisationNumberTaken(UseCaseError):
         super().__init__("another organisation is registered under this organisation number")
 
 
-class IdempotencyKeyReused(UseCaseError):
-    """The Idempotency-Key was used before for a different request."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "this Idempotency-Key was used for a different request; use a new key for a new request"
-        )
-
-
 class UnknownReference(UseCaseError):
     """An id in the request names nothing the caller can use (a body field, so 422, not 404)."""
 

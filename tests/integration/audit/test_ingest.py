@@ -8,7 +8,6 @@ import uuid
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from schemas.access import PersonalDataAccessedV1
 from schemas.person import ConsentGivenV1, SubjectRegisteredV1
@@ -17,7 +16,6 @@ from services.audit.consumers import AuditTopics
 from services.audit.domain.chain import ChainRow, Entry, sha256, verify
 from services.audit.store import log
 from services.plumbing.binding import KafkaRecord, to_record
-from services.plumbing.kafka import partitions_of
 from tests.integration.audit.conftest import (
     RunningAudit,
     actor,
@@ -27,7 +25,7 @@ from tests.integration.audit.conftest import (
     logged,
     organisation,
 )
-from tests.integration.plumbing.consumer_helpers import eventually, publish
+from tests.integration.plumbing.consumer_helpers import eventually, publish, rewind_group
 from tests.servers import Servers
 
 pytestmark = pytest.mark.integration
@@ -86,12 +84,7 @@ async def test_replaying_the_same_events_adds_no_rows(
     # The same records published again, and the group rewound to the start: all come again.
     await publish(servers, person, [to_record(e) for e in events])
     group = f"overgang-audit.{person}"
-    rewind = AIOKafkaConsumer(bootstrap_servers=servers.kafka_bootstrap, group_id=group)
-    await rewind.start()
-    partitions = await partitions_of(servers.kafka_bootstrap, person)
-    rewind.assign(partitions)
-    await rewind.commit({partition: 0 for partition in partitions})
-    await rewind.stop()
+    await rewind_group(servers, person, group)
 
     async with RunningAudit(servers, pool, audit_topics) as audit:
         await eventually(lambda: _duplicates(audit, 40))

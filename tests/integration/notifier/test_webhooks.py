@@ -9,7 +9,6 @@ import uuid
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from schemas.ids import OrganisationId
@@ -19,7 +18,6 @@ from services.notifier.consumers.domain_events import handle
 from services.notifier.usecases import deliveries
 from services.notifier.usecases.clock import now
 from services.plumbing.binding import to_record
-from services.plumbing.kafka import partitions_of
 from tests.conftest import NewTopicFactory
 from tests.integration.notifier.conftest import running_worker, submitted, subscribe
 from tests.integration.notifier.receiver import Receiver
@@ -28,6 +26,7 @@ from tests.integration.plumbing.consumer_helpers import (
     eventually,
     make_consumer,
     publish,
+    rewind_group,
 )
 from tests.servers import Servers
 
@@ -206,7 +205,7 @@ async def test_redelivered_kafka_records_send_nothing_twice(
     async with RunningConsumer(servers, consumer), running_worker(pool):
         await eventually(lambda: _received_at(receiver, "once", 10))
     # Rewind the group to the start: every record comes again, and is a duplicate.
-    await _rewind(servers, topic, consumer.group)
+    await rewind_group(servers, topic, consumer.group)
     async with RunningConsumer(servers, consumer), running_worker(pool):
         await eventually(lambda: _duplicates(consumer.totals.duplicates, 10))
         await asyncio.sleep(0.5)  # time for a second webhook, were one made
@@ -221,14 +220,3 @@ async def test_redelivered_kafka_records_send_nothing_twice(
 
 async def _duplicates(found: int, expected: int) -> bool:
     return found >= expected
-
-
-async def _rewind(servers: Servers, topic: str, group: str) -> None:
-    rewind = AIOKafkaConsumer(bootstrap_servers=servers.kafka_bootstrap, group_id=group)
-    await rewind.start()
-    try:
-        partitions = await partitions_of(servers.kafka_bootstrap, topic)
-        rewind.assign(partitions)
-        await rewind.commit({partition: 0 for partition in partitions})
-    finally:
-        await rewind.stop()

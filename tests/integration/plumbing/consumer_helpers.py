@@ -1,5 +1,6 @@
 """Helpers for consumer tests: numbered deadline events, publishing raw records, a consumer
-running on a real FastStream broker, and the effects table its handler writes."""
+running on a real FastStream broker, rewinding its group, and the effects table its handler
+writes."""
 
 import asyncio
 import datetime as dt
@@ -8,7 +9,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 
 from schemas.deadlines import DeadlineMissedV1
@@ -19,6 +21,7 @@ from services.plumbing.binding import KafkaRecord
 from services.plumbing.consumer import EventConsumer, Handler
 from services.plumbing.database import Connection
 from services.plumbing.dead_letters import DeadLetterPublisher
+from services.plumbing.kafka import partitions_of
 from tests.servers import Servers
 
 
@@ -87,3 +90,33 @@ def make_consumer(
 
 async def effects(pool: asyncpg.Pool) -> list[uuid.UUID]:
     return [row["event_id"] for row in await pool.fetch("SELECT event_id FROM effects")]
+
+
+async def rewind_group(servers: Servers, topic: str, group: str) -> None:
+    """Move the group's committed offsets on `topic` back to the start, so that every record
+    comes again. Kafka takes a commit from outside a group only while the group has no
+    members, so this waits for the last member's leave first, then checks the commit held."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers.kafka_bootstrap)
+    await admin.start()
+    try:
+        await eventually(lambda: _has_no_members(admin, group), within_s=30)
+        partitions = await partitions_of(servers.kafka_bootstrap, topic)
+        rewind = AIOKafkaConsumer(bootstrap_servers=servers.kafka_bootstrap, group_id=group)
+        await rewind.start()
+        try:
+            rewind.assign(partitions)
+            await rewind.commit({partition: 0 for partition in partitions})
+        finally:
+            await rewind.stop()
+        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+        assert {partition: offset.offset for partition, offset in committed.items()} == {
+            partition: 0 for partition in partitions
+        }
+    finally:
+        await admin.close()
+
+
+async def _has_no_members(admin: AIOKafkaAdminClient, group: str) -> bool:
+    (response,) = await admin.describe_consumer_groups([group])
+    (description,) = response.to_object()["groups"]
+    return bool(description["state"] in ("Empty", "Dead"))

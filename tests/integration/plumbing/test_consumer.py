@@ -5,7 +5,6 @@ import json
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from deploy.local.cli import main as cli
 from schemas.envelope import CloudEvent, EventData
@@ -13,7 +12,6 @@ from services.plumbing.binding import KafkaRecord, to_record
 from services.plumbing.consumer import EventConsumer
 from services.plumbing.database import Connection
 from services.plumbing.dead_letters import read_dead_letters
-from services.plumbing.kafka import partitions_of
 from tests.conftest import NewTopicFactory
 from tests.integration.plumbing.consumer_helpers import (
     RunningConsumer,
@@ -23,6 +21,7 @@ from tests.integration.plumbing.consumer_helpers import (
     make_consumer,
     publish,
     record_effect,
+    rewind_group,
 )
 from tests.servers import Servers
 
@@ -40,12 +39,7 @@ async def test_redelivered_events_have_their_effect_once(
     async with RunningConsumer(servers, consumer):
         await eventually(lambda: _count(pool, 200))
     # Rewind the group to the start: every record comes again.
-    rewind = AIOKafkaConsumer(bootstrap_servers=servers.kafka_bootstrap, group_id=consumer.group)
-    await rewind.start()
-    partitions = await partitions_of(servers.kafka_bootstrap, topic)
-    rewind.assign(partitions)
-    await rewind.commit({partition: 0 for partition in partitions})
-    await rewind.stop()
+    await rewind_group(servers, topic, consumer.group)
     async with RunningConsumer(servers, consumer):
         await eventually(lambda: _duplicates(consumer, 200))
 

@@ -4,7 +4,10 @@ with the same request gets that response; the same key with another request is r
 
 A claim waits on a concurrent, uncommitted claim of the same key (the primary key), so two
 concurrent retries never both act; a request that fails rolls its claim back with its change.
-SQL here rather than in store/ for now (the store package belongs to another change)."""
+Each service keeps its own `idempotency_keys` table (same columns) in its own database.
+
+A key's fingerprint of the request is the caller's to make: the referral service keys it
+(HMAC), because a body may hold an identity number."""
 
 import datetime as dt
 import json
@@ -13,7 +16,15 @@ from typing import Any
 
 from schemas.ids import ActorId, OrganisationId
 from services.plumbing.database import Connection
-from services.referral.usecases.errors import IdempotencyKeyReused
+
+
+class IdempotencyKeyReused(Exception):
+    """The Idempotency-Key was used before for a different request."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this Idempotency-Key was used for a different request; use a new key for a new request"
+        )
 
 
 @dataclass(frozen=True)
