@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,26 +88,18 @@ class TokenVerifier:
         audience: str,
         leeway_s: int = 30,
         clock: Callable[[], float] = time.time,
+        remembered_tokens: int = 10_000,
     ) -> None:
         self.jwks = jwks
+        self.remembered_tokens = remembered_tokens
+        self._verified: OrderedDict[str, tuple[KeySet, dict[str, Any]]] = OrderedDict()
         self.issuer = issuer
         self.audience = audience
         self.leeway_s = leeway_s
         self.clock = clock
 
     async def verify(self, token: str) -> Principal:
-        try:
-            keys = await self.jwks.keys()
-            try:
-                decoded = jwt.decode(token, keys, algorithms=ALGORITHMS)
-            except JoseError as error:
-                if "kid" not in str(error).lower():
-                    raise
-                decoded = jwt.decode(
-                    token, await self.jwks.keys(refresh=True), algorithms=ALGORITHMS
-                )
-        except (JoseError, ValueError) as error:
-            raise Unauthenticated(f"the token cannot be verified: {type(error).__name__}") from None
+        claims = await self._signed_claims(token)
         registry = JWTClaimsRegistry(
             now=lambda: int(self.clock()),
             leeway=self.leeway_s,
@@ -118,10 +111,34 @@ class TokenVerifier:
             roles={"essential": True},
         )
         try:
-            registry.validate(decoded.claims)
+            registry.validate(claims)
         except JoseError as error:
             raise Unauthenticated(f"the token is not acceptable: {error.description}") from None
-        return _principal(decoded.claims)
+        return _principal(claims)
+
+    async def _signed_claims(self, token: str) -> dict[str, Any]:
+        """The token's claims once its signature is verified. A client sends the same token
+        with every request until it expires, so a verified signature is remembered for the
+        key set that verified it (a new key set verifies again); the claims (expiry first)
+        are checked on every request all the same."""
+        keys = await self.jwks.keys()
+        remembered = self._verified.get(token)
+        if remembered is not None and remembered[0] is keys:
+            return remembered[1]
+        try:
+            try:
+                decoded = jwt.decode(token, keys, algorithms=ALGORITHMS)
+            except JoseError as error:
+                if "kid" not in str(error).lower():
+                    raise
+                keys = await self.jwks.keys(refresh=True)
+                decoded = jwt.decode(token, keys, algorithms=ALGORITHMS)
+        except (JoseError, ValueError) as error:
+            raise Unauthenticated(f"the token cannot be verified: {type(error).__name__}") from None
+        self._verified[token] = (keys, decoded.claims)
+        if len(self._verified) > self.remembered_tokens:
+            self._verified.popitem(last=False)
+        return decoded.claims
 
 
 def _principal(claims: dict[str, Any]) -> Principal:

@@ -1,6 +1,7 @@
 """The service's PostgreSQL connection pool."""
 
 import asyncio
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import TypeAlias
 
 import asyncpg
@@ -10,6 +11,15 @@ from services.plumbing.settings import ServiceSettings
 
 # A connection of its own or one lent by a pool: the code that takes it works with either.
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+
+
+def atomic(connection: Connection) -> AbstractAsyncContextManager[object]:
+    """A transaction of its own, or the caller's when one is open already: a use case that a
+    request runs inside its transaction (e.g. with its Idempotency-Key) needs no savepoint,
+    as an error there ends the caller's transaction too. Two round trips fewer per request."""
+    if connection.is_in_transaction():
+        return nullcontext()
+    return connection.transaction()
 
 
 async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:

@@ -28,7 +28,12 @@ from services.plumbing.outbox import OutboxRelay, RelaySettings, sleep_unless
 from services.plumbing.problems import install_problem_handlers
 from services.plumbing.settings import ServiceSettings
 from services.plumbing.tables import create_plumbing_tables
-from services.plumbing.telemetry import TraceExporter, configure_logging, configure_tracing
+from services.plumbing.telemetry import (
+    TraceContextPassThrough,
+    TraceExporter,
+    configure_logging,
+    configure_tracing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +227,10 @@ def create_service_app(
     declare_problem_responses(app)
     app.include_router(health_router({"database": database, "schema": schema, "kafka": kafka}))
     app.mount("/metrics", make_asgi_app())
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    if settings.trace_exporter is TraceExporter.NONE:
+        app.add_middleware(TraceContextPassThrough)
+    else:
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
 
 

@@ -11,19 +11,48 @@ import logging
 import sys
 from enum import StrEnum
 
-from opentelemetry import trace
+from opentelemetry import context, propagate, trace
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 from prometheus_client import Counter, Gauge
 from pythonjsonlogger.json import JsonFormatter
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class TraceExporter(StrEnum):
     OTLP = "otlp"
     CONSOLE = "console"
     NONE = "none"
+
+
+class TraceContextPassThrough:
+    """Pure ASGI middleware for a service that records no spans: the caller's W3C trace
+    context (traceparent, tracestate) becomes the request's current context, so the events
+    the request causes carry it on to Kafka. It does what the FastAPI instrumentation does
+    for context, without its per-request cost (it matches every route again to name a span
+    that nobody would record)."""
+
+    _HEADERS = (b"traceparent", b"tracestate")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        carrier = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope.get("headers", ())
+            if name in self._HEADERS
+        }
+        if scope["type"] != "http" or not carrier:
+            await self.app(scope, receive, send)
+            return
+        token = context.attach(propagate.extract(carrier))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            context.detach(token)
 
 
 def configure_tracing(

@@ -1,5 +1,7 @@
 """The organisation directory: entries as the directory events carry them."""
 
+from collections.abc import Iterable
+
 from schemas.codes import OrganisationType, Sector
 from schemas.directory import OrganisationRegisteredV1, OrganisationUpdatedV1
 from schemas.ids import OrganisationId
@@ -45,6 +47,25 @@ async def save(connection: Connection, change: OrganisationChange, *, new_id: Ne
         if not updated:
             raise NotFound(f"no organisation {change.organisation_id}")
     await enqueue_all(connection, [change], new_id=new_id, now=change.occurred_at)
+
+
+async def get_many(
+    connection: Connection, organisation_ids: Iterable[OrganisationId]
+) -> dict[OrganisationId, Organisation]:
+    """Those of the organisations that are registered, by id, in one read."""
+    rows = await connection.fetch(
+        "SELECT organisation_id, type, sector FROM organisations"
+        " WHERE organisation_id = ANY($1::uuid[])",
+        list(organisation_ids),
+    )
+    return {
+        OrganisationId(row["organisation_id"]): Organisation(
+            OrganisationId(row["organisation_id"]),
+            OrganisationType(row["type"]),
+            Sector(row["sector"]),
+        )
+        for row in rows
+    }
 
 
 async def get(connection: Connection, organisation_id: OrganisationId) -> Organisation:

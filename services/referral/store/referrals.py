@@ -213,11 +213,15 @@ COLUMNS = """referral_id, subject_id, from_organisation_id, to_organisation_id, 
     cancellation_reason, outcome, overdue_since"""
 
 
-async def get(connection: Connection, referral_id: ReferralId, keys: StoreKeys) -> Referral:
+async def get(
+    connection: Connection, referral_id: ReferralId, keys: StoreKeys, *, for_update: bool = False
+) -> Referral:
     """The referral with its history (notes opened), contacts and follow-ups; NotFound when
-    there is none, SubjectErased when the person's key is destroyed."""
+    there is none, SubjectErased when the person's key is destroyed. `for_update` locks it
+    until the caller's transaction ends."""
+    lock = " FOR UPDATE" if for_update else ""
     row = await connection.fetchrow(
-        f"SELECT {COLUMNS} FROM referrals WHERE referral_id = $1",  # noqa: S608
+        f"SELECT {COLUMNS} FROM referrals WHERE referral_id = $1{lock}",  # noqa: S608
         referral_id,
     )
     if row is None:

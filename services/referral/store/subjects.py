@@ -98,8 +98,28 @@ async def register(
 
 async def get(connection: Connection, subject_id: SubjectId, keys: StoreKeys) -> Subject:
     """The person as the rules see them; NotFound, or SubjectErased after erasure."""
-    data = await personal_data(connection, subject_id, keys)
-    return Subject(subject_id, birth_date=data.birth_date)
+    subject, _ = await get_with_restriction(connection, subject_id, keys)
+    return subject
+
+
+async def get_with_restriction(
+    connection: Connection, subject_id: SubjectId, keys: StoreKeys
+) -> tuple[Subject, dt.datetime | None]:
+    """The person as the rules see them and since when processing of their data is restricted
+    (None: it is not), in one read that opens the birth date only; NotFound, or SubjectErased
+    after erasure."""
+    row = await connection.fetchrow(
+        "SELECT wrapped_key, birth_date, erased_at, restricted_at FROM subjects"
+        " WHERE subject_id = $1",
+        subject_id,
+    )
+    if row is None:
+        raise NotFound(f"no subject {subject_id}")
+    if row["erased_at"] is not None:
+        raise SubjectErased(f"subject {subject_id} was erased")
+    data_key = crypto.unwrap_key(row["wrapped_key"], keys.master_key, subject_id)
+    birth_date = dt.date.fromisoformat(crypto.decrypt(row["birth_date"], data_key, subject_id))
+    return Subject(subject_id, birth_date=birth_date), row["restricted_at"]
 
 
 async def data_key(connection: Connection, subject_id: SubjectId, keys: StoreKeys) -> bytes:

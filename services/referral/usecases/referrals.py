@@ -37,7 +37,7 @@ from schemas.referrals import (
     WithdrawalReason,
 )
 from services.plumbing.auth import Principal
-from services.plumbing.database import Connection
+from services.plumbing.database import Connection, atomic
 from services.referral.crypto import StoreKeys
 from services.referral.domain import bulk
 from services.referral.domain.consents import Consent
@@ -105,10 +105,11 @@ async def file_referral(
     connection: Connection, filing: Filing, principal: Principal, *, keys: StoreKeys
 ) -> Referral:
     """File a referral from the caller's organisation (ReferralSubmittedV1)."""
-    async with connection.transaction():
+    async with atomic(connection):
         subject = await _subject(connection, filing.subject_id, keys)
-        sender = await _own_organisation(connection, principal)
-        receiver = await _organisation(connection, filing.to_organisation_id, "to_organisation_id")
+        sender, receiver = await _sender_and_receiver(
+            connection, principal, filing.to_organisation_id
+        )
         consent = await _consent(connection, filing.consent_id)
         at = now()
         referral = Referral.file(
@@ -254,7 +255,7 @@ async def act(
 ) -> Referral:
     """Take an action on a referral the caller's organisation can see, if the caller saw its
     current version (StaleVersion otherwise); one event, saved with the referral."""
-    async with connection.transaction():
+    async with atomic(connection):
         referral = await _visible(connection, referral_id, principal, keys, lock=True)
         at = now()
         actor = acting_for(principal, ACTIONS[type(command)])
@@ -435,12 +436,8 @@ async def _visible(
     *,
     lock: bool = False,
 ) -> Referral:
-    if lock:
-        # Serialise actions on one referral; the version check still catches stale callers.
-        await connection.execute(
-            "SELECT 1 FROM referrals WHERE referral_id = $1 FOR UPDATE", referral_id
-        )
-    referral = await store.get(connection, referral_id, keys)
+    # Locked: serialise actions on one referral; the version check still catches stale callers.
+    referral = await store.get(connection, referral_id, keys, for_update=lock)
     if principal.organisation_id not in holders(referral):
         raise NotFound(f"no referral {referral_id}")
     return referral
@@ -469,19 +466,25 @@ async def _subject(connection: Connection, subject_id: SubjectId, keys: StoreKey
     """The person, for the rules; SubjectErased when erased, ProcessingRestricted when their
     data may not be processed further."""
     try:
-        restricted = await subjects.restricted_since(connection, subject_id)
+        subject, restricted = await subjects.get_with_restriction(connection, subject_id, keys)
     except NotFound:
         raise UnknownReference("subject_id", "no such subject") from None
     if restricted is not None:
         raise ProcessingRestricted(subject_id)
-    return await subjects.get(connection, subject_id, keys)
+    return subject
 
 
-async def _own_organisation(connection: Connection, principal: Principal) -> Organisation:
-    try:
-        return await organisations.get(connection, principal.organisation_id)
-    except NotFound:
-        raise NotPermitted("the caller's organisation is not in the directory") from None
+async def _sender_and_receiver(
+    connection: Connection, principal: Principal, to_organisation_id: OrganisationId
+) -> tuple[Organisation, Organisation]:
+    found = await organisations.get_many(
+        connection, {principal.organisation_id, to_organisation_id}
+    )
+    if principal.organisation_id not in found:
+        raise NotPermitted("the caller's organisation is not in the directory")
+    if to_organisation_id not in found:
+        raise UnknownReference("to_organisation_id", "no such organisation in the directory")
+    return found[principal.organisation_id], found[to_organisation_id]
 
 
 async def _organisation(

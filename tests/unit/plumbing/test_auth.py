@@ -100,6 +100,34 @@ async def test_a_token_signed_by_another_key_is_refused(issuer_dir: Path, tmp_pa
         await verifier(issuer_dir).verify(forged)
 
 
+async def test_a_remembered_token_still_expires(issuer_dir: Path) -> None:
+    now = [time.time()]
+    checking = verifier(issuer_dir, clock=lambda: now[0])
+    token = signed(issuer_dir, exp=int(now[0]) + 60)
+    await checking.verify(token)
+    await checking.verify(token)  # remembered: its signature is not checked again
+
+    now[0] += 3600
+    with pytest.raises(Unauthenticated, match="expired"):
+        await checking.verify(token)
+
+
+async def test_a_token_is_verified_again_under_a_new_key_set(
+    issuer_dir: Path, tmp_path: Path
+) -> None:
+    checking = verifier(issuer_dir)
+    token = signed(issuer_dir)
+    await checking.verify(token)
+
+    # The issuer's keys change (its key is withdrawn): the remembered signature no longer counts.
+    other = ECKey.generate_key("P-256", auto_kid=True)
+    withdrawn = tmp_path / "withdrawn.json"
+    withdrawn.write_text(json.dumps({"keys": [other.as_dict(private=False)]}))
+    checking.jwks = JwksSource(str(withdrawn))
+    with pytest.raises(Unauthenticated, match="cannot be verified"):
+        await checking.verify(token)
+
+
 async def test_garbage_and_unsigned_tokens_are_refused(issuer_dir: Path) -> None:
     def part(value: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
