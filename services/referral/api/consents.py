@@ -69,6 +69,10 @@ class ConsentRead(BaseModel):
     collection_method: CollectionMethod
     withdrawn_at: dt.datetime | None
     withdrawn_by: ConsentGiver | None
+    recorded_by_organisation_id: OrganisationId | None = Field(
+        description="the organisation that recorded it; null for consents recorded before "
+        "this was kept"
+    )
     state: Literal["active", "expired", "withdrawn"] = Field(description="as of the answer")
 
     @classmethod
@@ -92,6 +96,7 @@ class ConsentRead(BaseModel):
             collection_method=consent.collection_method,
             withdrawn_at=consent.withdrawn_at,
             withdrawn_by=consent.withdrawn_by,
+            recorded_by_organisation_id=consent.recorded_by,
             state=state,
         )
 

@@ -42,6 +42,8 @@ class Consent:
     collection_method: CollectionMethod
     withdrawn_at: dt.datetime | None = None
     withdrawn_by: ConsentGiver | None = None
+    # The organisation that wrote it down; None for consents recorded before this was kept.
+    recorded_by: OrganisationId | None = None
     events: list[ConsentEvent] = field(default_factory=list)
 
     @classmethod
@@ -70,6 +72,7 @@ class Consent:
             given_at=now,
             expires_at=expires_at,
             collection_method=collection_method,
+            recorded_by=actor.organisation_id,
         )
         if not consent.purposes:
             raise InvalidConsent("it names no purpose")

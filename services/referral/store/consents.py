@@ -23,8 +23,8 @@ async def save(
             await connection.execute(
                 """INSERT INTO consents (consent_id, subject_id, given_by, purposes,
                        recipient_organisation_ids, recipient_sectors, given_at, expires_at,
-                       collection_method, withdrawn_at, withdrawn_by)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+                       collection_method, withdrawn_at, withdrawn_by, recorded_by_organisation_id)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
                 consent.consent_id,
                 consent.subject_id,
                 consent.given_by.value,
@@ -36,6 +36,7 @@ async def save(
                 consent.collection_method.value,
                 consent.withdrawn_at,
                 None if consent.withdrawn_by is None else consent.withdrawn_by.value,
+                consent.recorded_by,
             )
         except asyncpg.UniqueViolationError as error:
             raise AlreadyExists(f"consent {consent.consent_id} is stored already") from error
@@ -93,4 +94,9 @@ def _consent(row: asyncpg.Record) -> Consent:
         collection_method=CollectionMethod(row["collection_method"]),
         withdrawn_at=row["withdrawn_at"],
         withdrawn_by=None if row["withdrawn_by"] is None else ConsentGiver(row["withdrawn_by"]),
+        recorded_by=(
+            None
+            if row["recorded_by_organisation_id"] is None
+            else OrganisationId(row["recorded_by_organisation_id"])
+        ),
     )

@@ -4,13 +4,12 @@ which cancels every open referral that rests on it alone, in the same transactio
 Who may (filers and coordinators; the role is checked at the door):
 - record: any organisation may record a consent the person gives it; the consent is the
   person's, not the organisation's. Its recipient organisations must be in the directory.
-- see (list, withdraw): an organisation sees a person's consent when the consent names it
-  (by id, or by its sector) or when it holds a referral that rests on the consent (its
-  sender, its receiver, or a receiver it was redirected away from). To every other
-  organisation the consent does not exist (a list without it; NotFound on withdrawal), so
-  that no organisation learns whom else a person agreed to share with.
-  The organisation that recorded a consent is not stored with it (only in its event), so
-  until it files a referral on it, it sees it only in the answer to recording it.
+- see (list, withdraw): an organisation sees a person's consent when it recorded it, when
+  the consent names it (by id, or by its sector), or when it holds a referral that rests on
+  the consent (its sender, its receiver, or a receiver it was redirected away from). To
+  every other organisation the consent does not exist (a list without it; NotFound on
+  withdrawal), so that no organisation learns whom else a person agreed to share with.
+  (Consents recorded before migration 0003 have no recorder kept.)
 - listing is a read of the person's data and is recorded as an access event.
 
 A person who is erased has no consents to show or give (SubjectErased); a person whose
@@ -173,7 +172,13 @@ async def visible_consents(
         for referral in await referrals.of_subject(connection, subject_id, keys)
         if referral.consent_id is not None and principal.organisation_id in holders(referral)
     }
-    return [consent for consent in every if _names(consent, own) or consent.consent_id in held]
+    return [
+        consent
+        for consent in every
+        if consent.recorded_by == principal.organisation_id
+        or _names(consent, own)
+        or consent.consent_id in held
+    ]
 
 
 def _names(consent: Consent, organisation: Organisation | None) -> bool:

@@ -136,14 +136,27 @@ def test_a_named_organisation_sees_the_consent_and_an_unnamed_one_does_not(
     ]
     # Another NAV office: named by its sector only.
     assert listed(client, county, coordinator(county, county.nav_east)) == [by_sector["consent_id"]]
-    # The sender is named by neither: it sees a consent once it files a referral on it.
-    assert listed(client, county, county.filer()) == []
+    # The filer's organisation is named by neither, but recorded both.
+    assert listed(client, county, county.filer()) == [named["consent_id"], by_sector["consent_id"]]
     assert listed(client, county, coordinator(county, uuid.uuid4())) == []
     assert outbox_types(database_url)[len(before) :] == [ACCESSED] * 4
 
-    on_consent(client, county, named)
 
-    assert listed(client, county, county.filer()) == [named["consent_id"]]
+def test_the_recording_organisation_can_withdraw_a_consent_no_referral_rests_on(
+    client: TestClient, county: County, database_url: str
+) -> None:
+    consent = give(client, county, recipient_organisation_ids=[str(county.nav)])
+
+    response = client.post(
+        f"/v1/consents/{consent['consent_id']}/withdraw",
+        json={"withdrawn_by": "person"},
+        headers=county.filer(),
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["consent"]["withdrawn_at"] is not None
+    assert response.json()["consent"]["recorded_by_organisation_id"] == str(county.follow_up)
+    assert listed(client, county, county.filer()) == [consent["consent_id"]]
 
 
 def test_listing_consents_records_whose_data_was_read_and_why(
