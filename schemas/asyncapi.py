@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from schemas.dead_letters import DeadLetterReason
 from schemas.envelope import CloudEvent, EventData
 from schemas.examples import example_of
 from schemas.registry import EVENT_TYPES
@@ -144,7 +145,7 @@ def _dead_letter_message() -> dict[str, Any]:
             "properties": {
                 "dlq.reason": {
                     "type": "string",
-                    "enum": ["undecodable", "unknown_type", "schema_violation", "handler_failed"],
+                    "enum": [reason.value for reason in DeadLetterReason],
                 },
                 "dlq.error_class": {"type": "string"},
                 "dlq.error_message": {

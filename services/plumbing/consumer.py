@@ -31,12 +31,13 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from opentelemetry import propagate, trace
 
+from schemas.dead_letters import DeadLetterReason as Reason
 from schemas.envelope import CloudEvent, EventData
 from schemas.errors import SchemaViolation, UnknownEventType
 from schemas.registry import parse as parse_any
 from services.plumbing.binding import UndecodableRecord, from_record
 from services.plumbing.database import Connection
-from services.plumbing.dead_letters import DeadLetterPublisher, Reason
+from services.plumbing.dead_letters import DeadLetterPublisher
 from services.plumbing.telemetry import CONSUMED, CONSUMER_LAG, DEAD_LETTERS
 
 log = logging.getLogger(__name__)
@@ -243,7 +244,12 @@ class EventConsumer:
                         self.group,
                         event.id,
                     )
-                    await self._dead_letter(record, Reason.HANDLER_FAILED, error, attempt, result)
+                    reason = (
+                        Reason.UNPROCESSABLE
+                        if isinstance(error, Unprocessable)
+                        else Reason.HANDLER_FAILED
+                    )
+                    await self._dead_letter(record, reason, error, attempt, result)
                     return
                 await asyncio.sleep(self.retry_pause_s * attempt)
             else:

@@ -4,21 +4,14 @@ topic's dead-letter topic with the reason in `dlq.*` headers; it can be listed a
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
+from schemas.dead_letters import DeadLetterReason
 from services.plumbing.kafka import partitions_of
 
 REASON_PREFIX = "dlq."
 MAX_MESSAGE = 500
-
-
-class Reason(StrEnum):
-    UNDECODABLE = "undecodable"
-    UNKNOWN_TYPE = "unknown_type"
-    SCHEMA_VIOLATION = "schema_violation"
-    HANDLER_FAILED = "handler_failed"
 
 
 def dead_letter_topic(topic: str) -> str:
@@ -28,7 +21,7 @@ def dead_letter_topic(topic: str) -> str:
 def reason_headers(
     record: "ConsumerRecord[bytes, bytes]",
     *,
-    reason: Reason,
+    reason: DeadLetterReason,
     error: BaseException,
     attempts: int,
     group: str,
@@ -67,7 +60,7 @@ class DeadLetterPublisher:
         self,
         record: "ConsumerRecord[bytes, bytes]",
         *,
-        reason: Reason,
+        reason: DeadLetterReason,
         error: BaseException,
         attempts: int,
         group: str,

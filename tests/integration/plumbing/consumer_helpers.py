@@ -95,13 +95,18 @@ async def effects(pool: asyncpg.Pool) -> list[uuid.UUID]:
 async def rewind_group(servers: Servers, topic: str, group: str) -> None:
     """Move the group's committed offsets on `topic` back to the start, so that every record
     comes again. Kafka takes a commit from outside a group only while the group has no
-    members, so this waits for the last member's leave first, then checks the commit held."""
+    members, so this waits for the last member's leave first, then checks the commit held.
+    (A rewinding consumer with auto-commit on put some positions back when it stopped: the
+    flaky redelivery tests.)"""
     admin = AIOKafkaAdminClient(bootstrap_servers=servers.kafka_bootstrap)
     await admin.start()
     try:
         await eventually(lambda: _has_no_members(admin, group), within_s=30)
         partitions = await partitions_of(servers.kafka_bootstrap, topic)
-        rewind = AIOKafkaConsumer(bootstrap_servers=servers.kafka_bootstrap, group_id=group)
+        # No auto-commit: its last commit on stop would put back the positions it fetched.
+        rewind = AIOKafkaConsumer(
+            bootstrap_servers=servers.kafka_bootstrap, group_id=group, enable_auto_commit=False
+        )
         await rewind.start()
         try:
             rewind.assign(partitions)

@@ -148,7 +148,7 @@ async def test_a_report_that_cannot_be_acted_on_is_dead_lettered_and_the_next_is
     await service.until("SELECT count(*) FROM referrals", 1)
 
     reasons = [letter.reason for letter in letters]
-    assert [reason["reason"] for reason in reasons] == ["handler_failed"] * 4
+    assert [reason["reason"] for reason in reasons] == ["unprocessable"] * 4
     # Dead-lettered at once: trying again could not help.
     assert [reason["attempts"] for reason in reasons] == ["1"] * 4
     assert [reason["error_class"] for reason in reasons] == [
