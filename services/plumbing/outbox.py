@@ -9,9 +9,11 @@ How the relay keeps every key's order and loses nothing:
   key's positions follow commit order);
 - each batch is one Kafka transaction, marked sent only after the commit; a failed batch is
   aborted (read_committed consumers never see it) and sent again whole;
-- the same Kafka transaction records which outbox positions it carries (as the metadata of
-  an offset commit of the relay's own group), so a relay that died after Kafka committed but
-  before the rows were marked sent is recovered by the next leader without a duplicate;
+- the same Kafka transaction records which outbox positions it and the batch before it carry
+  (as the metadata of an offset commit of the relay's own group), and a batch commits only
+  once the batch before those two is marked sent; so a relay that died after Kafka committed
+  but before the rows were marked sent is recovered by the next leader without a duplicate,
+  while marking one batch runs beside publishing the next two;
 - all relays of a service share one transactional id, so a new leader fences a zombie one.
 """
 
@@ -20,6 +22,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import asyncpg
@@ -35,6 +38,14 @@ from services.plumbing.telemetry import OUTBOX_OLDEST_UNSENT_AGE, OUTBOX_PUBLISH
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
+
+
+@dataclass(frozen=True)
+class _Marking:
+    """A batch committed to Kafka, being marked sent."""
+
+    positions: list[int]
+    task: "asyncio.Task[None]"
 
 
 async def enqueue(connection: Connection, event: CloudEvent, topic: str) -> None:
@@ -192,43 +203,91 @@ class OutboxRelay:
         stop: asyncio.Event,
     ) -> None:
         pruned_at = time.monotonic()
-        # The previous batch, committed to Kafka, being marked sent while the next is published.
-        marking: asyncio.Task[None] | None = None
-        marking_positions: list[int] = []
+        # Batches committed to Kafka and being marked sent, oldest first: at most two, and a
+        # batch's Kafka transaction records its own positions and those of the one before, so
+        # whatever Kafka committed but the database did not mark is in the last commit.
+        marking: deque[_Marking] = deque()
+        # The next batch, read while this one is published (without the rows in flight).
+        reading: asyncio.Task[list[asyncpg.Record]] | None = None
         try:
             while not stop.is_set():
                 self._wake.clear()
-                rows = await connection.fetch(
-                    """SELECT position, event_id, topic, partition_key, headers::text, value
-                       FROM outbox
-                       WHERE sent_at IS NULL
-                         -- a hashed subplan: cheap per row, unlike <> ALL(array)
-                         AND position NOT IN (SELECT unnest($2::bigint[]))
-                       ORDER BY position LIMIT $1""",
-                    self.settings.batch_size,
-                    marking_positions,
-                )
+                while marking and marking[0].task.done():
+                    marking.popleft().task.result()  # a failed mark ends this leadership
+                in_flight = [position for batch in marking for position in batch.positions]
+                if reading is None:
+                    rows = await self._unsent(connection, in_flight)
+                else:
+                    rows, reading = await reading, None
                 if rows:
-                    rows = rows[: fitting(rows)]
+                    carried = marking[-1].positions if marking else []
+                    rows = rows[: fitting(rows, carried)]
                     positions = [row["position"] for row in rows]
-                    await self._publish(producer, rows, positions, previous=marking)
-                    marking = asyncio.create_task(self._mark_sent(marker, positions))
-                    marking_positions = positions
+                    reading = asyncio.create_task(self._unsent(connection, in_flight + positions))
+                    # The oldest of two batches still being marked must be done before this
+                    # one commits: the commit's record names only this batch and the last.
+                    oldest = marking[0].task if len(marking) == 2 else None
+                    await self._publish(producer, rows, carried + positions, before_commit=oldest)
+                    after = marking[-1].task if marking else None
+                    marking.append(
+                        _Marking(
+                            positions,
+                            asyncio.create_task(self._mark_in_turn(marker, positions, after)),
+                        )
+                    )
                     continue
-                if marking is not None:
-                    await marking
-                    marking, marking_positions = None, []
+                if marking:
+                    await asyncio.gather(*(batch.task for batch in marking))
+                    marking.clear()
                     continue
                 await self._measure(connection)
                 if time.monotonic() - pruned_at > self.settings.prune_every_s:
                     await self.prune(connection)
                     pruned_at = time.monotonic()
                 await _wait_for(self._wake, stop, self.settings.poll_interval_s)
-        finally:
-            if marking is not None:
-                # If this fails, the batch was the last committed one: the next leader
-                # recovers it from Kafka (see _recover).
-                await asyncio.gather(marking, return_exceptions=True)
+        except BaseException:
+            # Leadership ends on an error: what is left unmarked is in the last committed
+            # Kafka transaction's record, and the next leader marks it (see _recover).
+            unfinished = [batch.task for batch in marking] + ([reading] if reading else [])
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            raise
+        # Stopped: finish what is under way, so that the next leader has nothing to recover.
+        await asyncio.gather(
+            *(batch.task for batch in marking),
+            *([reading] if reading else []),
+            return_exceptions=True,
+        )
+
+    async def _unsent(self, connection: Connection, excluded: list[int]) -> list[asyncpg.Record]:
+        """The next batch: unsent rows in position order, but for those being published or
+        marked sent (their `sent_at` is not yet committed)."""
+        # Positions first, then their rows: ordering the whole backlog with its values made
+        # PostgreSQL sort megabytes on disk for every batch (bench/backbone.py found it).
+        return await connection.fetch(
+            """SELECT position, event_id, topic, partition_key, headers::text, value
+               FROM outbox
+               WHERE position = ANY(ARRAY(
+                   SELECT position FROM outbox
+                   WHERE sent_at IS NULL
+                     -- a hashed subplan: cheap per row, unlike <> ALL(array)
+                     AND position NOT IN (SELECT unnest($2::bigint[]))
+                   ORDER BY position LIMIT $1))
+               ORDER BY position""",
+            self.settings.batch_size,
+            excluded,
+        )
+
+    async def _mark_in_turn(
+        self, marker: Connection, positions: list[int], after: "asyncio.Task[None] | None"
+    ) -> None:
+        """Mark a batch sent once the batch before it is marked: one connection, one
+        statement at a time. (A failure of the one before is raised where it is awaited.)"""
+        if after is not None:
+            with contextlib.suppress(Exception):
+                await after
+        await self._mark_sent(marker, positions)
 
     async def _mark_sent(self, marker: Connection, positions: list[int]) -> None:
         await marker.execute(
@@ -242,13 +301,14 @@ class OutboxRelay:
         self,
         producer: AIOKafkaProducer,
         rows: list[asyncpg.Record],
-        positions: list[int],
+        recorded: list[int],
         *,
-        previous: "asyncio.Task[None] | None",
+        before_commit: "asyncio.Task[None] | None",
     ) -> None:
-        """One Kafka transaction: the batch, and which positions it carries. The previous batch
-        must be marked sent before this one commits, so that only the last committed batch
-        can ever be unmarked."""
+        """One Kafka transaction: the batch's rows, and the `recorded` positions (this batch's
+        and the previous one's) as its progress record. `before_commit` (marking the batch
+        before the previous one) must end first, so that only the two batches in the last
+        record can ever be committed to Kafka and unmarked."""
         topics = sorted({row["topic"] for row in rows})
         with tracer.start_as_current_span(
             f"{topics[0] if len(topics) == 1 else 'outbox'} publish",
@@ -263,7 +323,7 @@ class OutboxRelay:
                 await producer.send_offsets_to_transaction(
                     {
                         TopicPartition(self.settings.progress_topic, 0): OffsetAndMetadata(
-                            max(positions), encode_positions(positions)
+                            max(recorded), encode_positions(recorded)
                         )
                     },
                     self.settings.transactional_id,
@@ -276,8 +336,8 @@ class OutboxRelay:
                         key=row["partition_key"].encode(),
                         headers=[(name, value.encode()) for name, value in headers.items()],
                     )
-                if previous is not None:
-                    await previous
+                if before_commit is not None:
+                    await before_commit
 
     async def _measure(self, connection: Connection) -> None:
         row = await connection.fetchrow(
@@ -325,10 +385,14 @@ def decode_positions(text: str) -> list[int]:
     return positions
 
 
-def fitting(rows: list[asyncpg.Record]) -> int:
-    """How many of `rows` (from the front) fit the offset metadata; gaps make ranges longer."""
+def fitting(rows: list[asyncpg.Record], carried: list[int]) -> int:
+    """How many of `rows` (from the front) fit the offset metadata beside the `carried`
+    positions of the previous batch; gaps make ranges longer."""
     count = len(rows)
-    while len(encode_positions([row["position"] for row in rows[:count]])) > MAX_PROGRESS_METADATA:
+    while (
+        len(encode_positions(carried + [row["position"] for row in rows[:count]]))
+        > MAX_PROGRESS_METADATA
+    ):
         count //= 2
     return count
 

@@ -225,12 +225,35 @@ class RelayDyingAfterKafkaCommit(OutboxRelay):
         self,
         producer: AIOKafkaProducer,
         rows: list[asyncpg.Record],
-        positions: list[int],
+        recorded: list[int],
         *,
-        previous: "asyncio.Task[None] | None",
+        before_commit: "asyncio.Task[None] | None",
     ) -> None:
-        await super()._publish(producer, rows, positions, previous=previous)
+        await super()._publish(producer, rows, recorded, before_commit=before_commit)
         raise Crash
+
+
+class RelayDyingWithTwoBatchesUnmarked(OutboxRelay):
+    """Marks nothing (the database is slow to answer), then dies after its second batch is
+    committed to Kafka: two committed batches are not marked sent."""
+
+    batches = 0
+
+    async def _mark_sent(self, marker: asyncpg.Connection, positions: list[int]) -> None:
+        await asyncio.Event().wait()
+
+    async def _publish(
+        self,
+        producer: AIOKafkaProducer,
+        rows: list[asyncpg.Record],
+        recorded: list[int],
+        *,
+        before_commit: "asyncio.Task[None] | None",
+    ) -> None:
+        await super()._publish(producer, rows, recorded, before_commit=before_commit)
+        self.batches += 1
+        if self.batches == 2:
+            raise Crash
 
 
 async def test_a_batch_kafka_committed_but_not_marked_sent_is_not_sent_again(
@@ -244,6 +267,27 @@ async def test_a_batch_kafka_committed_but_not_marked_sent_is_not_sent_again(
         await RelayDyingAfterKafkaCommit(database_url, settings).run(asyncio.Event())
     assert await sent_count(database_url) == 0
     assert len(await read_topic(servers.kafka_bootstrap, topic)) == 100
+
+    relay = RelayInProcess(OutboxRelay(database_url, settings))
+    try:
+        await wait_until_sent(database_url, 300)
+    finally:
+        await relay.close()
+
+    assert_once_each_in_order(await read_topic(servers.kafka_bootstrap, topic), events=300, keys=30)
+
+
+async def test_two_batches_kafka_committed_but_not_marked_sent_are_not_sent_again(
+    servers: Servers, new_topic: NewTopicFactory, database_url: str, transactional_id: str
+) -> None:
+    topic = await new_topic("outbox", partitions=3)
+    await enqueue_numbered(database_url, topic, events=300, keys=30)
+    settings = RelaySettings(servers.kafka_bootstrap, transactional_id, batch_size=100)
+
+    with pytest.raises(Crash):
+        await RelayDyingWithTwoBatchesUnmarked(database_url, settings).run(asyncio.Event())
+    assert await sent_count(database_url) == 0
+    assert len(await read_topic(servers.kafka_bootstrap, topic)) == 200
 
     relay = RelayInProcess(OutboxRelay(database_url, settings))
     try:
