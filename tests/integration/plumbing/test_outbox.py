@@ -15,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from deploy.local import kafka as local_kafka
 from deploy.local.config import StackConfig
 from deploy.local.processes import ProcessRecord
+from services.plumbing.database import Connection
 from services.plumbing.outbox import OutboxRelay, RelaySettings
 from tests.conftest import NewTopicFactory
 from tests.integration.plumbing.outbox_helpers import (
@@ -239,7 +240,7 @@ class RelayDyingWithTwoBatchesUnmarked(OutboxRelay):
 
     batches = 0
 
-    async def _mark_sent(self, marker: asyncpg.Connection, positions: list[int]) -> None:
+    async def _mark_sent(self, marker: Connection, positions: list[int]) -> None:
         await asyncio.Event().wait()
 
     async def _publish(
