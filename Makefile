@@ -48,6 +48,7 @@ bench: prerequisites install ## stack start-up, outbox relay, inbox consumer and
 	$(UV) run --frozen python -m bench.foundation
 	$(UV) run --frozen python -m bench.backbone
 	$(UV) run --frozen python -m bench.filing
+	$(UV) run --frozen python -m bench.audit_ingest
 
 contract: ## check the AsyncAPI document with the AsyncAPI parser (npm, Node 20)
 	@npm ci --prefix schemas/conformance --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null

@@ -16,6 +16,7 @@ from schemas.examples import example_of
 from schemas.registry import EVENT_TYPES
 from schemas.topics import (
     ACCESS,
+    AUDIT,
     DEADLINE,
     DIRECTORY,
     INBOUND_SCHOOL,
@@ -58,11 +59,12 @@ SERVICES: tuple[Service, ...] = (
     ),
     Service(
         "audit",
-        sends=(DEADLINE,),
+        sends=(DEADLINE, AUDIT),
         # Every topic but the inbound ones: those carry identity numbers, and the audit log
         # keeps what it receives for years. The referral service's events stand for them.
         receives=tuple(topic for topic in TOPICS if not topic.inbound),
-        purpose="keeps the hash-chained log of every event, timelines and deadlines",
+        purpose="keeps the hash-chained log of every event, timelines and deadlines, and "
+        "publishes checkpoints of its chain head",
     ),
 )
 # Who writes to inbound topics: systems outside Overgang.

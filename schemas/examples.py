@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from schemas.access import AccessPurpose, PersonalDataAccessedV1, Resource
 from schemas.actors import Actor
+from schemas.audit import AuditCheckpointV1
 from schemas.codes import OrganisationType, Purpose, Role, Sector
 from schemas.deadlines import (
     DeadlineApproachingV1,
@@ -306,6 +307,11 @@ EXAMPLES: tuple[EventData, ...] = (
         purpose=AccessPurpose.CASE_HANDLING,
         resource=Resource.REFERRAL,
         referral_id=REFERRAL,
+        occurred_at=AT,
+    ),
+    AuditCheckpointV1(
+        sequence=1042,
+        row_hash="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
         occurred_at=AT,
     ),
     PupilLeftSchoolV1(

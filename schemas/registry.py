@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pydantic import ValidationError
 
 from schemas.access import PersonalDataAccessedV1
+from schemas.audit import AuditCheckpointV1
 from schemas.deadlines import DeadlineApproachingV1, DeadlineMetV1, DeadlineMissedV1
 from schemas.directory import (
     AgreementAmendedV1,
@@ -76,6 +77,7 @@ MODELS: tuple[type[EventData], ...] = (
     NotificationFailedV1,
     NotificationDeadLetteredV1,
     PersonalDataAccessedV1,
+    AuditCheckpointV1,
     PupilLeftSchoolV1,
 )
 

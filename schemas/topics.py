@@ -57,6 +57,12 @@ ACCESS = Topic(
     KeyedBy.SUBJECT,
     "every read of a person's data: who, whose, why",
 )
+AUDIT = Topic(
+    "overgang.audit.v1",
+    1,
+    KeyedBy.EVENT,
+    "checkpoints of the audit log's hash chain: its head, kept outside the audit database",
+)
 INBOUND_SCHOOL = Topic(
     "overgang.inbound.school.v1",
     3,
@@ -65,4 +71,12 @@ INBOUND_SCHOOL = Topic(
     inbound=True,
 )
 
-TOPICS: tuple[Topic, ...] = (PERSON, DIRECTORY, DEADLINE, NOTIFICATION, ACCESS, INBOUND_SCHOOL)
+TOPICS: tuple[Topic, ...] = (
+    PERSON,
+    DIRECTORY,
+    DEADLINE,
+    NOTIFICATION,
+    ACCESS,
+    AUDIT,
+    INBOUND_SCHOOL,
+)

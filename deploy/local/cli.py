@@ -153,6 +153,15 @@ def _dead_letters_replay(config: StackConfig, arguments: argparse.Namespace) -> 
     )
 
 
+def _audit_verify(config: StackConfig, arguments: argparse.Namespace) -> None:
+    """The audit service's own verification (services/audit/verify.py); 1 when it fails."""
+    from services.audit.verify import verify_command
+
+    code = verify_command(arguments)
+    if code:
+        raise SystemExit(code)
+
+
 def _token(config: StackConfig, arguments: argparse.Namespace) -> None:
     print(
         issue(
@@ -233,6 +242,18 @@ def parser() -> argparse.ArgumentParser:
     )
     replaying.add_argument("--all", action="store_true", help="replay every dead letter")
     replaying.set_defaults(run=_dead_letters_replay)
+
+    audit = groups.add_parser("audit", help="the audit service's tamper-evident log")
+    audit_actions = audit.add_subparsers(dest="action", required=True)
+    verifying = audit_actions.add_parser(
+        "verify",
+        help="walk the log's hash chain and compare it with the latest checkpoint; prints JSON, "
+        "exits 1 naming the first bad row (or the checkpoint it contradicts), 2 if unreadable",
+    )
+    from services.audit.verify import add_arguments
+
+    add_arguments(verifying)
+    verifying.set_defaults(run=_audit_verify)
     return top
 
 

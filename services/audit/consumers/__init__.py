@@ -9,7 +9,15 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from schemas.topics import ACCESS, DEADLINE, DIRECTORY, INBOUND_SCHOOL, NOTIFICATION, PERSON
+from schemas.topics import (
+    ACCESS,
+    AUDIT,
+    DEADLINE,
+    DIRECTORY,
+    INBOUND_SCHOOL,
+    NOTIFICATION,
+    PERSON,
+)
 from services.audit.consumers.dead_letters import DeadLetterConsumer
 from services.audit.consumers.events import handle_event
 from services.plumbing.consumer import ConsumerSpec
@@ -25,7 +33,7 @@ class AuditTopics:
     """Where the consumers read; tests give topics of their own."""
 
     domain: tuple[str, ...] = tuple(
-        topic.name for topic in (PERSON, DIRECTORY, DEADLINE, NOTIFICATION, ACCESS)
+        topic.name for topic in (PERSON, DIRECTORY, DEADLINE, NOTIFICATION, ACCESS, AUDIT)
     )
     # Topics whose dead letters are logged but not their records (they may carry identity
     # numbers): only the hash of a dead-lettered record is kept.

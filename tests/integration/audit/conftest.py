@@ -170,6 +170,8 @@ def client(
         kafka_bootstrap=servers.kafka_bootstrap,
         database_url=database_url,
         auth_jwks=str(jwks_file(tokens.directory)),
+        # Its own: verify compares the log with the latest checkpoint on this topic.
+        checkpoint_topic=f"{audit_topics.domain[0]}.checkpoints",
     )
     with TestClient(create_app(settings, topics=audit_topics)) as client:
         deadline = time.monotonic() + 30

@@ -83,6 +83,8 @@ def test_an_intact_log_verifies_to_its_head(
         "head_hash": head_hash(database_url),
         "first_bad_sequence": None,
         "problem": None,
+        "checkpoint": None,
+        "checkpoint_status": "none_published",
     }
 
 

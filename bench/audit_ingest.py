@@ -1,0 +1,240 @@
+"""Audit ingest benchmark: N events already on a topic, read by the audit service's consumer
+(the real code path: FastStream, the inbox, one hash-chained row per event under the chain
+head's lock, on the local stack's PostgreSQL) beside a raw aiokafka consumer reading the same
+topic in the same run; then `verify` over the chain that ingest made. Figures to
+bench/results/audit.json.
+
+Goals: ingest >= 5,000 events/s and >= 25% of the raw consumer; verify >= 100,000 rows/s.
+
+`python -m bench.audit_ingest --events 20000 --output /tmp/audit.json` for a quick run."""
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream.kafka import KafkaBroker
+
+from deploy.local import stack
+from deploy.local.config import REPOSITORY, TEST_DATABASE, StackConfig
+from schemas.envelope import CloudEvent, EventData
+from schemas.examples import example_of
+from schemas.referrals import ReferralAcceptedV1, ReferralReceivedV1, ReferralSubmittedV1
+from services.audit.consumers import AuditTopics, audit_consumers
+from services.audit.usecases.verify import verify_chain
+from services.plumbing.binding import to_record
+from services.plumbing.consumer import EventConsumer
+from services.plumbing.dead_letters import DeadLetterPublisher
+from services.plumbing.migrations import migrate, migrations_folder
+
+RESULTS = REPOSITORY / "bench" / "results" / "audit.json"
+PARTITIONS = 6
+SUBJECTS = 5000
+GOALS = {"ingest_events_per_s": 5000, "ingest_to_raw_ratio": 0.25, "verify_rows_per_s": 100_000}
+PRODUCER = {"enable_idempotence": True, "acks": "all", "linger_ms": 5, "max_batch_size": 256 * 1024}
+_STEPS: tuple[type[EventData], ...] = (ReferralSubmittedV1, ReferralReceivedV1, ReferralAcceptedV1)
+
+
+def _events(count: int) -> list[CloudEvent]:
+    """Referral steps (submitted, received, accepted) of many people, as the referral service
+    publishes them: ids and codes, keyed by person."""
+    subjects = [uuid.uuid4() for _ in range(SUBJECTS)]
+    examples = [example_of(model) for model in _STEPS]
+    at = dt.datetime.now(dt.UTC)
+    events = []
+    for i in range(count):
+        data = examples[i % len(examples)].model_copy(
+            update={"subject_id": subjects[i % SUBJECTS], "occurred_at": at}
+        )
+        events.append(CloudEvent.of(data, source="/overgang/bench", event_id=uuid.uuid4(), time=at))
+    return events
+
+
+async def _publish(bootstrap: str, topic: str, events: list[CloudEvent]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, PARTITIONS, 1), NewTopic(f"{topic}.dlq", 1, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER)
+    await producer.start()
+    try:
+        deliveries = []
+        for event in events:
+            record = to_record(event)
+            deliveries.append(
+                await producer.send(topic, record.value, key=record.key, headers=record.headers)
+            )
+        await asyncio.gather(*deliveries)
+    finally:
+        await producer.stop()
+
+
+async def _delete_topics(bootstrap: str, *names: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(list(names))
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def _audit_schema(database_url: str) -> AsyncIterator[str]:
+    """A fresh schema, migrated as the audit service migrates its database."""
+    name = f"bench_audit_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE SCHEMA "{name}"')
+    url = f"{database_url}?search_path={name}"
+    connection = await asyncpg.connect(url)
+    await migrate(connection, migrations_folder("services.audit"))
+    await connection.close()
+    try:
+        yield url
+    finally:
+        await admin.execute(f'DROP SCHEMA "{name}" CASCADE')
+        await admin.close()
+
+
+async def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
+    """A raw aiokafka consumer: batches of 500, offsets committed per batch."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        began = time.perf_counter()
+        seen = 0
+        while seen < expected:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+            seen += sum(len(records) for records in batches.values())
+            if batches:
+                await consumer.commit()
+        return time.perf_counter() - began
+    finally:
+        await consumer.stop()
+
+
+async def audit_ingest(bootstrap: str, topic: str, database_url: str, expected: int) -> float:
+    """The audit service's consumer of `topic`, as create_service_app runs it."""
+    pool: asyncpg.Pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    (spec,) = audit_consumers(AuditTopics(domain=(topic,), inbound=()))
+    consumer = EventConsumer(
+        topic=spec.topic,
+        group=f"{spec.group}.{uuid.uuid4().hex[:8]}",
+        pool=pool,
+        handler=spec.handler,
+        parse=spec.parse,
+        dead_letters=DeadLetterPublisher(bootstrap, "bench-audit"),
+        attempts=spec.attempts,
+    )
+    broker = KafkaBroker(bootstrap, logger=None)
+    consumer.subscribe(broker)
+    await consumer.dead_letters.start()
+    began = time.perf_counter()
+    await broker.start()
+    try:
+        while consumer.totals.handled < expected:  # noqa: ASYNC110 - a counter, polled
+            await asyncio.sleep(0.01)
+        return time.perf_counter() - began
+    finally:
+        await broker.stop()
+        await consumer.dead_letters.stop()
+        rows = await pool.fetchval("SELECT count(*) FROM audit_log")
+        await pool.close()
+        assert rows == expected, f"{rows} rows logged of {expected}"
+
+
+async def verify(database_url: str) -> tuple[float, int]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        began = time.perf_counter()
+        result = await verify_chain(connection)
+        elapsed = time.perf_counter() - began
+    finally:
+        await connection.close()
+    assert result.ok, result
+    return elapsed, result.verified_rows
+
+
+async def measure(bootstrap: str, database_url: str, count: int) -> dict[str, Any]:
+    topic = f"bench.audit.{uuid.uuid4().hex[:8]}"
+    events = _events(count)
+    began = time.perf_counter()
+    await _publish(bootstrap, topic, events)
+    publish_s = time.perf_counter() - began
+    try:
+        raw_s = await raw_consume(bootstrap, topic, count)
+        async with _audit_schema(database_url) as url:
+            ingest_s = await audit_ingest(bootstrap, topic, url, count)
+            verify_s, verified = await verify(url)
+    finally:
+        await _delete_topics(bootstrap, topic, f"{topic}.dlq")
+    figures = {
+        "ingest_events_per_s": round(count / ingest_s),
+        "raw_aiokafka_events_per_s": round(count / raw_s),
+        "ingest_to_raw_ratio": round(raw_s / ingest_s, 3),
+        "verify_rows_per_s": round(verified / verify_s),
+    }
+    return {
+        "events": count,
+        "event_bytes": len(to_record(events[0]).value),
+        "partitions": PARTITIONS,
+        "subjects": SUBJECTS,
+        "published_in_s": round(publish_s, 1),
+        "ingest_s": round(ingest_s, 2),
+        "raw_consume_s": round(raw_s, 2),
+        "verify_s": round(verify_s, 2),
+        "verified_rows": verified,
+        **figures,
+        "goals": GOALS,
+        "goals_met": {name: figures[name] >= goal for name, goal in GOALS.items()},
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.audit_ingest", description=__doc__)
+    parser.add_argument("--events", type=int, default=200_000, help="how many events (N)")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where the figures go")
+    arguments = parser.parse_args(argv)
+    config = StackConfig()
+    state, report = stack.up(config)
+    try:
+        assert state.kafka is not None
+        assert state.postgres is not None
+        figures = asyncio.run(
+            measure(
+                state.kafka.bootstrap, state.postgres.databases[TEST_DATABASE], arguments.events
+            )
+        )
+    finally:
+        if report.started:
+            stack.down(config)
+    figures = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count()},
+        **figures,
+    }
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
+    arguments.output.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Publishing the chain head as a checkpoint, now and then, through the outbox; and checking
+the log against the latest checkpoint published."""
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka.errors import KafkaError
+
+from schemas.audit import AuditCheckpointV1
+from schemas.envelope import CloudEvent
+from services.audit.domain.chain import Verification
+from services.audit.domain.checkpoints import (
+    Checkpoint,
+    CheckpointStatus,
+    compare,
+    worth_publishing,
+)
+from services.audit.store import checkpoints, log
+from services.audit.usecases.recording import SOURCE, NewId
+from services.audit.usecases.verify import verify_chain
+from services.plumbing import outbox
+from services.plumbing.database import Connection
+from services.plumbing.outbox import sleep_unless
+
+logger = logging.getLogger(__name__)
+
+
+async def publish_checkpoint(
+    connection: Connection, *, topic: str, now: dt.datetime, new_id: NewId
+) -> AuditCheckpointV1 | None:
+    """Enqueue the current chain head as a checkpoint, unless nothing worth one was logged
+    since the last; None when nothing was published."""
+    async with connection.transaction():
+        head = await log.head(connection)
+        last = await checkpoints.last_published(connection)
+        new_rows = last is None or await checkpoints.logged_since(
+            connection, last, besides_type=AuditCheckpointV1.ce_type
+        )
+        if head.row_hash is None or not worth_publishing(head.sequence, last, new_rows):
+            return None
+        data = AuditCheckpointV1(
+            sequence=head.sequence, row_hash=head.row_hash.hex(), occurred_at=now
+        )
+        event = CloudEvent.of(data, source=SOURCE, event_id=new_id(), time=now)
+        # Another instance may have published this very head a moment ago.
+        if not await checkpoints.save(
+            connection,
+            sequence=head.sequence,
+            row_hash=head.row_hash,
+            event_id=event.id,
+            published_at=now,
+        ):
+            return None
+        await outbox.enqueue(connection, event, topic)
+        return data
+
+
+@dataclass(frozen=True)
+class CheckpointPublishing:
+    """Where and how often the chain head is published."""
+
+    bootstrap: str
+    topic: str
+    interval_s: float
+
+
+async def run_checkpoints(
+    pool: asyncpg.Pool,
+    stop: asyncio.Event,
+    settings: CheckpointPublishing,
+    *,
+    clock: Callable[[], dt.datetime],
+) -> None:
+    """Publish a checkpoint every `interval_s` until `stop`, once the database is migrated and
+    the topic exists; failures are logged and tried again at the next turn."""
+    topic_exists = False
+    # The first after one interval: an instance that lives shorter publishes nothing.
+    while not await sleep_unless(stop, settings.interval_s):
+        try:
+            async with pool.acquire() as connection:
+                if not await checkpoints.migrated(connection):
+                    continue
+                if not topic_exists:
+                    await checkpoints.ensure_topic(settings.bootstrap, settings.topic)
+                    topic_exists = True
+                await publish_checkpoint(
+                    connection, topic=settings.topic, now=clock(), new_id=uuid.uuid4
+                )
+        except (OSError, KafkaError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            logger.warning("no checkpoint published this turn (%s)", type(error).__name__)
+
+
+@dataclass(frozen=True)
+class CheckedVerification:
+    """The chain walked, and the log against the latest checkpoint published."""
+
+    verification: Verification
+    checkpoint: Checkpoint | None
+    checkpoint_status: CheckpointStatus
+
+    @property
+    def ok(self) -> bool:
+        """The chain holds and does not contradict the checkpoint (one that cannot be read
+        contradicts nothing: the status says so)."""
+        return self.verification.ok and self.checkpoint_status not in (
+            CheckpointStatus.DIFFERS,
+            CheckpointStatus.MISSING,
+        )
+
+
+async def verify_with_checkpoint(
+    connection: Connection,
+    *,
+    bootstrap: str,
+    topic: str,
+    first: int | None = None,
+    last: int | None = None,
+) -> CheckedVerification:
+    """Walk the chain (or a stretch), and compare the row at the latest checkpoint's sequence
+    with the hash it published. The checkpoint is read first: a checkpoint published during
+    the walk names a row the walk may not have reached."""
+    try:
+        checkpoint = await checkpoints.latest_on_topic(bootstrap, topic)
+    except (KafkaError, OSError, TimeoutError) as error:
+        logger.warning("the checkpoints cannot be read (%s)", type(error).__name__)
+        verification = await verify_chain(connection, first=first, last=last)
+        return CheckedVerification(verification, None, CheckpointStatus.UNAVAILABLE)
+    verification = await verify_chain(connection, first=first, last=last)
+    if checkpoint is None:
+        return CheckedVerification(verification, None, CheckpointStatus.NONE_PUBLISHED)
+    in_log = await log.row_hash_at(connection, checkpoint.sequence)
+    return CheckedVerification(verification, checkpoint, compare(checkpoint, in_log))
