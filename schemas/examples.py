@@ -61,9 +61,11 @@ from schemas.person import (
     ConsentGiver,
     ConsentWithdrawnV1,
     RestrictionGround,
+    RestrictionLiftGround,
     SubjectErasedV1,
     SubjectRegisteredV1,
     SubjectRestrictedV1,
+    SubjectRestrictionLiftedV1,
 )
 from schemas.referrals import (
     CancellationReason,
@@ -217,6 +219,12 @@ EXAMPLES: tuple[EventData, ...] = (
     SubjectRegisteredV1(subject_id=SUBJECT, actor=FILER, occurred_at=AT),
     SubjectRestrictedV1(
         subject_id=SUBJECT, ground=RestrictionGround.ERASURE_REQUESTED, actor=ADMIN, occurred_at=AT
+    ),
+    SubjectRestrictionLiftedV1(
+        subject_id=SUBJECT,
+        ground=RestrictionLiftGround.ACCURACY_VERIFIED,
+        actor=ADMIN,
+        occurred_at=AT,
     ),
     SubjectErasedV1(subject_id=SUBJECT, actor=ADMIN, occurred_at=AT),
     ConsentGivenV1(

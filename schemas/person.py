@@ -56,6 +56,25 @@ class SubjectRestrictedV1(_AboutAPerson):
     actor: Actor = Field(description="who restricted it")
 
 
+class RestrictionLiftGround(StrEnum):
+    """Why a restriction ends (GDPR art. 18(3): the person is told before it is lifted)."""
+
+    ACCURACY_VERIFIED = "accuracy_verified"  # the contested data was checked (18(1)(a))
+    OBJECTION_DECIDED = "objection_decided"  # the objection was weighed and decided (18(1)(d))
+    PERSON_REQUESTED = "person_requested"  # the person who asked for it asks to end it
+    LEGAL_CLAIMS_CONCLUDED = "legal_claims_concluded"  # the data is no longer needed (18(1)(c))
+    ERASURE_REQUEST_WITHDRAWN = "erasure_request_withdrawn"
+
+
+class SubjectRestrictionLiftedV1(_AboutAPerson):
+    """A restriction of a person's data ended: it may be processed again as before."""
+
+    ce_type: ClassVar[str] = "no.overgang.subject.restriction_lifted.v1"
+
+    ground: RestrictionLiftGround = Field(description="why the restriction ended")
+    actor: Actor = Field(description="who lifted it")
+
+
 class SubjectErasedV1(_AboutAPerson):
     """A person's key was destroyed: what remains about them anywhere can no longer be read."""
 

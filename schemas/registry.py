@@ -30,6 +30,7 @@ from schemas.person import (
     SubjectErasedV1,
     SubjectRegisteredV1,
     SubjectRestrictedV1,
+    SubjectRestrictionLiftedV1,
 )
 from schemas.referrals import (
     ReferralAcceptedV1,
@@ -54,6 +55,7 @@ MODELS: tuple[type[EventData], ...] = (
     AgreementTerminatedV1,
     SubjectRegisteredV1,
     SubjectRestrictedV1,
+    SubjectRestrictionLiftedV1,
     SubjectErasedV1,
     ConsentGivenV1,
     ConsentWithdrawnV1,

@@ -38,6 +38,7 @@ from schemas.person import (
     SubjectErasedV1,
     SubjectRegisteredV1,
     SubjectRestrictedV1,
+    SubjectRestrictionLiftedV1,
 )
 from schemas.referrals import (
     ReferralAcceptedV1,
@@ -137,7 +138,13 @@ def is_notified(data: EventData) -> bool:
 def lookups(data: EventData) -> Lookups:
     """What `recipients` needs loaded for this event."""
     match data:
-        case SubjectRestrictedV1() | SubjectErasedV1() | ConsentGivenV1() | ConsentWithdrawnV1():
+        case (
+            SubjectRestrictedV1()
+            | SubjectRestrictionLiftedV1()
+            | SubjectErasedV1()
+            | ConsentGivenV1()
+            | ConsentWithdrawnV1()
+        ):
             return Lookups(subject_id=data.subject_id)
         case ConsentExpiredV1():
             return Lookups(subject_id=data.subject_id)
@@ -172,7 +179,7 @@ def recipients(data: EventData, known: Known) -> frozenset[OrganisationId]:
             return known.agreement_parties
         case SubjectRegisteredV1():
             return frozenset((data.actor.organisation_id,))
-        case SubjectRestrictedV1() | SubjectErasedV1():
+        case SubjectRestrictedV1() | SubjectRestrictionLiftedV1() | SubjectErasedV1():
             return _parties(known.referrals, open_only=False) | {data.actor.organisation_id}
         case ConsentGivenV1() | ConsentWithdrawnV1():
             return _parties(known.referrals, open_only=True) | {data.actor.organisation_id}

@@ -33,7 +33,7 @@ from services.referral.domain.errors import (
     StaleVersion,
 )
 from services.referral.domain.retention import RetentionNotOver
-from services.referral.store.errors import AlreadyExists, NotFound, SubjectErased
+from services.referral.store.errors import AlreadyExists, NotFound, NotRestricted, SubjectErased
 from services.referral.usecases.errors import (
     NotPermitted,
     OrganisationNumberTaken,
@@ -195,6 +195,7 @@ def install_referral_problems(app: FastAPI) -> None:
         (ProcessingRestricted, simple(409, "processing-restricted")),
         (NotFound, simple(404, "not-found")),
         (SubjectErased, simple(410, "subject-erased")),
+        (NotRestricted, simple(409, "not-restricted")),
         (AlreadyExists, simple(409, "already-exists")),
         (NotPermitted, simple(403, "forbidden")),
         (StaleVersion, _stale_version),

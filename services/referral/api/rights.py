@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.actors import Actor
 from schemas.ids import SubjectId
-from schemas.person import RestrictionGround
+from schemas.person import RestrictionGround, RestrictionLiftGround
 from services.plumbing.auth import Principal, require_role
 from services.referral.api.consents import ConsentRead
 from services.referral.api.deps import Admin, Keys, Pool
@@ -141,6 +141,41 @@ async def restrict(
         subject_id=restriction.subject_id,
         restricted_at=restriction.restricted_at,
         ground=restriction.ground,
+    )
+
+
+class LiftRestrictionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    ground: RestrictionLiftGround = Field(
+        description="why the restriction ends; tell the person before (GDPR art. 18(3))"
+    )
+
+
+class LiftingRead(BaseModel):
+    subject_id: SubjectId
+    restricted_since: dt.datetime = Field(description="since when it had been restricted")
+    lifted_at: dt.datetime
+    ground: RestrictionLiftGround
+
+
+@router.post(
+    "/{subject_id}/lift-restriction",
+    response_model=LiftingRead,
+    summary="End the restriction of the person's data, so that it may be processed again",
+)
+async def lift_restriction(
+    subject_id: uuid.UUID, body: LiftRestrictionBody, principal: Admin, pool: Pool, keys: Keys
+) -> LiftingRead:
+    async with pool.acquire() as connection:
+        lifting = await rights.lift_restriction(
+            connection, SubjectId(subject_id), body.ground, principal, keys=keys
+        )
+    return LiftingRead(
+        subject_id=lifting.subject_id,
+        restricted_since=lifting.restricted_since,
+        lifted_at=lifting.lifted_at,
+        ground=lifting.ground,
     )
 
 

@@ -15,3 +15,7 @@ class NotFound(StoreError, LookupError):
 
 class SubjectErased(StoreError):
     """The person's key was destroyed: nothing about them can be read any more."""
+
+
+class NotRestricted(StoreError):
+    """Processing of the person's data is not restricted: there is no restriction to lift."""

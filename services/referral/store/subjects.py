@@ -8,16 +8,18 @@ from schemas.actors import Actor
 from schemas.ids import SubjectId
 from schemas.person import (
     RestrictionGround,
+    RestrictionLiftGround,
     SubjectErasedV1,
     SubjectRegisteredV1,
     SubjectRestrictedV1,
+    SubjectRestrictionLiftedV1,
 )
 from services.plumbing.database import Connection
 from services.referral import crypto
 from services.referral.crypto import StoreKeys
 from services.referral.domain.identity import NationalIdentityNumber
 from services.referral.domain.subjects import Subject
-from services.referral.store.errors import NotFound, SubjectErased
+from services.referral.store.errors import NotFound, NotRestricted, SubjectErased
 from services.referral.store.events import NewId, enqueue_all
 
 
@@ -196,6 +198,36 @@ async def restrict(
         raise NotFound(f"no subject {subject_id} that is not erased")
     event = SubjectRestrictedV1(subject_id=subject_id, ground=ground, actor=actor, occurred_at=now)
     await enqueue_all(connection, [event], new_id=new_id, now=now)
+
+
+async def lift_restriction(
+    connection: Connection,
+    subject_id: SubjectId,
+    ground: RestrictionLiftGround,
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    new_id: NewId,
+) -> dt.datetime:
+    """End the restriction of the person's data; SubjectRestrictionLiftedV1, and since when it
+    was restricted. NotRestricted when it is not; NotFound when there is no such person who is
+    not erased (erasure restricts for good)."""
+    since: dt.datetime | None = await connection.fetchval(
+        """UPDATE subjects SET restricted_at = NULL, restriction_ground = NULL
+           FROM (SELECT restricted_at AS since FROM subjects WHERE subject_id = $1 FOR UPDATE)
+               AS before
+           WHERE subject_id = $1 AND erased_at IS NULL AND restricted_at IS NOT NULL
+           RETURNING before.since""",
+        subject_id,
+    )
+    if since is None:
+        await restricted_since(connection, subject_id)  # NotFound, SubjectErased
+        raise NotRestricted(f"processing of subject {subject_id}'s data is not restricted")
+    event = SubjectRestrictionLiftedV1(
+        subject_id=subject_id, ground=ground, actor=actor, occurred_at=now
+    )
+    await enqueue_all(connection, [event], new_id=new_id, now=now)
+    return since
 
 
 async def erase(

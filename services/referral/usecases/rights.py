@@ -14,8 +14,9 @@ What restriction blocks (GDPR art. 18(2): only storage, legal claims and others'
 new referrals of the person and new consents for them are refused (ProcessingRestricted),
 and so is redirecting a referral (it files it anew). Reading, exporting, withdrawing a
 consent and erasing still work: they serve the person's rights or reduce processing.
-Restricting again changes the ground and records another event; lifting a restriction is
-not here yet.
+Restricting again changes the ground and records another event. Lifting a restriction (with
+a coded ground; the person is to be told first, art. 18(3)) makes them processable again;
+an erased person stays restricted for good.
 
 After erasure every read of the person answers SubjectErased (410): their key is gone, so
 nothing about them can be opened; what stays (codes, times, ids) is kept for the archive."""
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from schemas.access import AccessPurpose, Resource
 from schemas.codes import Role
 from schemas.ids import SubjectId
-from schemas.person import RestrictionGround
+from schemas.person import RestrictionGround, RestrictionLiftGround
 from services.plumbing.auth import Principal
 from services.plumbing.database import Connection
 from services.referral.crypto import StoreKeys
@@ -116,6 +117,41 @@ async def restrict_subject(
         since = await subjects.restricted_since(connection, subject_id)
     assert since is not None
     return Restriction(subject_id, since, ground)
+
+
+@dataclass(frozen=True)
+class Lifting:
+    subject_id: SubjectId
+    restricted_since: dt.datetime
+    lifted_at: dt.datetime
+    ground: RestrictionLiftGround
+
+
+async def lift_restriction(
+    connection: Connection,
+    subject_id: SubjectId,
+    ground: RestrictionLiftGround,
+    principal: Principal,
+    *,
+    keys: StoreKeys,
+) -> Lifting:
+    """End the restriction of the person's data (SubjectRestrictionLiftedV1); the person is to
+    be told before (GDPR art. 18(3)), which is the caller's duty. NotRestricted; NotFound;
+    SubjectErased (erasure is for good)."""
+    async with connection.transaction():
+        await subjects.restricted_since(connection, subject_id)
+        held = await referrals.of_subject(connection, subject_id, keys)
+        await _check_dealings(connection, subject_id, principal, keys, held)
+        at = now()
+        since = await subjects.lift_restriction(
+            connection,
+            subject_id,
+            ground,
+            actor=actor_of(principal, Role.ADMIN),
+            now=at,
+            new_id=new_id,
+        )
+    return Lifting(subject_id, since, at, ground)
 
 
 async def erase_subject(

@@ -250,6 +250,50 @@ def test_a_restricted_person_gets_no_new_referral_or_consent_but_can_be_read_and
     assert withdrawn.json()["cancelled_referral_ids"] == [referral["referral_id"]]
 
 
+def test_lifting_a_restriction_lets_the_person_be_referred_again(
+    client: TestClient, ingrid: County, database_url: str
+) -> None:
+    file(client, ingrid)
+    base = f"/v1/subjects/{ingrid.subject_id}"
+    restricted = client.post(
+        f"{base}/restrict", json={"ground": "accuracy_contested"}, headers=admin(ingrid)
+    ).json()
+    before = outbox_types(database_url)
+    by_stranger = client.post(
+        f"{base}/lift-restriction",
+        json={"ground": "accuracy_verified"},
+        headers=admin(ingrid, ingrid.nav_east),
+    )
+    by_filer = client.post(
+        f"{base}/lift-restriction", json={"ground": "accuracy_verified"}, headers=ingrid.filer()
+    )
+    without_ground = client.post(f"{base}/lift-restriction", json={}, headers=admin(ingrid))
+    assert [r.status_code for r in (by_stranger, by_filer, without_ground)] == [404, 403, 422]
+    assert outbox_types(database_url) == before
+
+    lifted = client.post(
+        f"{base}/lift-restriction", json={"ground": "accuracy_verified"}, headers=admin(ingrid)
+    )
+
+    assert lifted.status_code == 200, lifted.text
+    assert lifted.json()["restricted_since"] == restricted["restricted_at"]
+    assert lifted.json()["ground"] == "accuracy_verified"
+    assert outbox_types(database_url)[len(before) :] == [
+        "no.overgang.subject.restriction_lifted.v1"
+    ]
+    assert (
+        client.post("/v1/referrals", json=ingrid.filing(), headers=ingrid.filer()).status_code
+        == 201
+    )
+    export = client.get(f"{base}/export", headers=admin(ingrid))
+    assert export.json()["personal_data"]["restricted_at"] is None
+    again = client.post(
+        f"{base}/lift-restriction", json={"ground": "accuracy_verified"}, headers=admin(ingrid)
+    )
+    assert again.status_code == 409
+    assert again.json()["type"] == PROBLEMS + "not-restricted"
+
+
 def test_a_bad_restriction_is_a_422_problem_and_restricts_nothing(
     client: TestClient, ingrid: County, database_url: str
 ) -> None:
