@@ -2,7 +2,7 @@
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import ClassVar
 
@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from pydantic import Field
 
 from schemas.topics import AUDIT
-from services.audit.api import access, consents, events, exports, timelines, verify
+from services.audit.api import access, consents, deadlines, events, exports, timelines, verify
 from services.audit.api.problems import install_audit_problems
 from services.audit.consumers import AuditTopics, audit_consumers, dead_letter_consumers
 from services.audit.consumers.dead_letters import DeadLetterLogging
 from services.audit.usecases.checkpoints import CheckpointPublishing, run_checkpoints
+from services.audit.usecases.deadlines import DeadlineScanning, run_deadline_scans
 from services.plumbing.migrations import migrations_folder
 from services.plumbing.service import create_service_app
 from services.plumbing.settings import ServiceSettings
@@ -30,11 +31,37 @@ class AuditSettings(ServiceSettings):
     checkpoint_interval_s: float = Field(
         300.0, gt=0, description="how often the chain head is published (when it moved)"
     )
+    deadline_scan_interval_s: float = Field(
+        60.0, gt=0, description="how often deadlines are checked for approaching and missed"
+    )
+    deadline_approaching_working_days: int = Field(
+        1,
+        ge=1,
+        le=20,
+        description="a deadline is approaching from the end of this many working days before "
+        "its due day (1: during its last working day)",
+    )
+    deadline_missed_grace_s: float = Field(
+        300.0,
+        ge=0,
+        le=86_400,
+        description="an open deadline is raised as missed this long after it fell due (a step "
+        "taken just in time may still be on its way through Kafka)",
+    )
 
 
-def create_app(settings: AuditSettings, *, topics: AuditTopics | None = None) -> FastAPI:
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def create_app(
+    settings: AuditSettings,
+    *,
+    topics: AuditTopics | None = None,
+    clock: Callable[[], dt.datetime] = _now,
+) -> FastAPI:
     """The audit service. Its consumers read the declared topics unless `topics` says
-    otherwise (tests)."""
+    otherwise (tests); its deadline scanner tells the time by `clock`."""
     app = create_service_app(
         settings,
         title="Overgang audit service",
@@ -44,8 +71,9 @@ def create_app(settings: AuditSettings, *, topics: AuditTopics | None = None) ->
     )
     _log_dead_letters(app, settings, topics)
     _publish_checkpoints(app, settings)
+    _scan_deadlines(app, settings, topics or AuditTopics(), clock)
     install_audit_problems(app)
-    routers = (verify, timelines, access, consents, events, exports)
+    routers = (verify, timelines, access, consents, events, exports, deadlines)
     for module in routers:
         app.include_router(module.router)
     return app
@@ -75,8 +103,34 @@ def _publish_checkpoints(app: FastAPI, settings: AuditSettings) -> None:
     app.router.lifespan_context = lifespan
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def _scan_deadlines(
+    app: FastAPI, settings: AuditSettings, topics: AuditTopics, clock: Callable[[], dt.datetime]
+) -> None:
+    """Raise approaching and missed deadlines now and then, inside the service's lifespan, on
+    its pool (every instance scans; the rows' locks keep them from raising anything twice)."""
+    scanning = app.state.deadline_scanning = DeadlineScanning(
+        topics.deadlines,
+        settings.deadline_scan_interval_s,
+        settings.deadline_approaching_working_days,
+        settings.deadline_missed_grace_s,
+    )
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with inner(app):
+            stop = asyncio.Event()
+            running = asyncio.create_task(
+                run_deadline_scans(app.state.pool, stop, scanning, clock=clock),
+                name="deadline-scans",
+            )
+            try:
+                yield
+            finally:
+                stop.set()
+                await running
+
+    app.router.lifespan_context = lifespan
 
 
 def _log_dead_letters(app: FastAPI, settings: AuditSettings, topics: AuditTopics | None) -> None:

@@ -38,6 +38,8 @@ class AuditTopics:
     # Topics whose dead letters are logged but not their records (they may carry identity
     # numbers): only the hash of a dead-lettered record is kept.
     inbound: tuple[str, ...] = (INBOUND_SCHOOL.name,)
+    # Where the service's own deadline notices go (it logs them from there like any event).
+    deadlines: str = DEADLINE.name
 
 
 def group_of(topic: str) -> str:
@@ -52,7 +54,9 @@ def audit_consumers(topics: AuditTopics | None = None) -> tuple[ConsumerSpec, ..
         ConsumerSpec(
             topic=topic,
             group=group_of(topic),
-            handler=functools.partial(handle_event, topic=topic, clock=_now),
+            handler=functools.partial(
+                handle_event, topic=topic, clock=_now, deadline_topic=topics.deadlines
+            ),
         )
         for topic in topics.domain
     )

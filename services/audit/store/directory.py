@@ -1,6 +1,6 @@
 """The directory as the audit service knows it from the directory events: each organisation's
-county and type, and each agreement's latest version with its service levels. An older event
-arriving late never overwrites a newer one."""
+county and type, each agreement's latest version, and the service levels of every version. An
+older event arriving late never overwrites a newer one."""
 
 import json
 
@@ -10,8 +10,9 @@ from schemas.directory import (
     AgreementTerminatedV1,
     OrganisationRegisteredV1,
     OrganisationUpdatedV1,
+    ServiceLevels,
 )
-from schemas.ids import OrganisationId
+from schemas.ids import AgreementId, OrganisationId
 from services.plumbing.database import Connection
 
 
@@ -54,6 +55,28 @@ async def save_agreement(
         json.dumps(data.service_levels.model_dump(mode="json")),
         data.occurred_at,
     )
+    # Every version's service levels: a referral stays under the version it was filed under.
+    await connection.execute(
+        """INSERT INTO directory_agreement_versions (agreement_id, version, service_levels)
+           VALUES ($1, $2, $3::jsonb)
+           ON CONFLICT (agreement_id, version) DO NOTHING""",
+        data.agreement_id,
+        data.version,
+        json.dumps(data.service_levels.model_dump(mode="json")),
+    )
+
+
+async def service_levels_of(
+    connection: Connection, agreement_id: AgreementId, version: int
+) -> ServiceLevels | None:
+    """The service levels of one version of an agreement, or None when not known (yet)."""
+    found: str | None = await connection.fetchval(
+        """SELECT service_levels::text FROM directory_agreement_versions
+           WHERE agreement_id = $1 AND version = $2""",
+        agreement_id,
+        version,
+    )
+    return None if found is None else ServiceLevels.model_validate_json(found)
 
 
 async def terminate_agreement(connection: Connection, data: AgreementTerminatedV1) -> None:

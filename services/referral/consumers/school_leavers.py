@@ -32,6 +32,7 @@ from schemas.inbound import PupilLeftSchoolV1
 from schemas.referrals import StatutoryBasis
 from services.plumbing.consumer import Unprocessable
 from services.plumbing.database import Connection
+from services.plumbing.working_days import oslo_date
 from services.referral.crypto import StoreKeys
 from services.referral.domain.agreements import Agreement, find_route
 from services.referral.domain.errors import (
@@ -43,7 +44,6 @@ from services.referral.domain.errors import (
 from services.referral.domain.identity import parse_identity_number
 from services.referral.domain.organisations import Organisation
 from services.referral.domain.referral import Referral
-from services.referral.domain.working_days import oslo_date
 from services.referral.store import agreements, organisations, school_leavers, subjects
 from services.referral.store import referrals as store
 from services.referral.store.errors import NotFound

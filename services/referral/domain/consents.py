@@ -10,6 +10,7 @@ from schemas.actors import Actor
 from schemas.codes import Purpose, Sector
 from schemas.ids import ConsentId, OrganisationId, SubjectId
 from schemas.person import CollectionMethod, ConsentGivenV1, ConsentGiver, ConsentWithdrawnV1
+from services.plumbing.working_days import oslo_date
 from services.referral.domain.errors import (
     ConsentAlreadyWithdrawn,
     ConsentDoesNotCover,
@@ -19,7 +20,6 @@ from services.referral.domain.errors import (
 )
 from services.referral.domain.organisations import Organisation
 from services.referral.domain.subjects import Subject
-from services.referral.domain.working_days import oslo_date
 
 if TYPE_CHECKING:
     from services.referral.domain.referral import Referral

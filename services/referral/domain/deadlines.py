@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from schemas.deadlines import DeadlineKind
 from schemas.directory import ServiceLevels
 from schemas.referrals import ContactResult
-from services.referral.domain.referral import Referral
-from services.referral.domain.status import AWAITING_RECEIPT, ReferralStatus
-from services.referral.domain.working_days import (
+from services.plumbing.working_days import (
     add_working_days,
     end_of_day,
     is_working_day,
     oslo_date,
 )
+from services.referral.domain.referral import Referral
+from services.referral.domain.status import AWAITING_RECEIPT, ReferralStatus
 
 __all__ = [
     "Deadline",

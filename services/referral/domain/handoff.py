@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from schemas.codes import Purpose
 from schemas.directory import Situation
 from schemas.referrals import StatutoryBasis
+from services.plumbing.working_days import oslo_date
 from services.referral.domain.agreements import Agreement, find_route
 from services.referral.domain.consents import Consent
 from services.referral.domain.legal_basis import LegalBasis, establish_legal_basis
 from services.referral.domain.organisations import Organisation
 from services.referral.domain.subjects import Subject
-from services.referral.domain.working_days import oslo_date
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ from schemas.referrals import (
     StatutoryBasis,
     WithdrawalReason,
 )
+from services.plumbing.working_days import oslo_date
 from services.referral.domain.agreements import Agreement
 from services.referral.domain.consents import Consent
 from services.referral.domain.errors import (
@@ -79,7 +80,6 @@ from services.referral.domain.status import (
     ReferralStatus,
 )
 from services.referral.domain.subjects import Subject
-from services.referral.domain.working_days import oslo_date
 
 
 @dataclass(eq=False, kw_only=True)

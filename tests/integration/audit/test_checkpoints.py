@@ -201,6 +201,8 @@ def test_the_head_is_published_and_a_rewritten_log_is_caught_against_it(
 
     published = latest(servers, checkpoint_topic, EVENTS)
     assert published.row_hash == bytes(head["row_hash"])
+    # (One may have been published before every event had arrived.)
+    checkpoints = len(fetch(database_url, "SELECT * FROM audit_checkpoints"))
     intact = verify(checkpointing, tokens)
     assert (intact["ok"], intact["checkpoint_status"]) == (True, "matches")
     assert intact["checkpoint"] == {
@@ -219,7 +221,7 @@ def test_the_head_is_published_and_a_rewritten_log_is_caught_against_it(
     # Nothing new was logged: the rewritten head is not published in its place.
     time.sleep(1)
     assert latest(servers, checkpoint_topic, EVENTS).row_hash == published.row_hash
-    assert len(fetch(database_url, "SELECT * FROM audit_checkpoints")) == 1
+    assert len(fetch(database_url, "SELECT * FROM audit_checkpoints")) == checkpoints
 
     arguments = ["audit", "verify", "--database-url", database_url]
     arguments += ["--bootstrap", servers.kafka_bootstrap, "--checkpoint-topic", checkpoint_topic]

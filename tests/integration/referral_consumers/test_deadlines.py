@@ -11,7 +11,7 @@ import pytest
 
 from schemas.deadlines import DeadlineKind, DeadlineMetV1, DeadlineMissedV1
 from schemas.ids import AgreementId, OrganisationId, ReferralId, SubjectId
-from services.referral.domain.working_days import add_working_days, end_of_day, oslo_date
+from services.plumbing.working_days import add_working_days, end_of_day, oslo_date
 from services.referral.store import worklists
 from tests.integration.referral_consumers.conftest import (
     ReferralService,

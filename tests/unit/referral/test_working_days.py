@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.plumbing.working_days import end_of_day, oslo_date
 from services.referral.domain.deadlines import add_working_days, is_working_day
-from services.referral.domain.working_days import end_of_day, oslo_date
 
 D = dt.date
 

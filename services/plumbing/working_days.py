@@ -3,7 +3,10 @@ package's Norwegian calendar (helligdagsloven and 1 and 17 May).
 
 What counts as a day is the calendar day in Norway (Europe/Oslo), whatever the time zone of
 the instant: a referral filed at 23:30 UTC on a Tuesday in summer was filed on the Wednesday.
-Christmas Eve and New Year's Eve are working days: they are not public holidays."""
+Christmas Eve and New Year's Eve are working days: they are not public holidays.
+
+Pure (no I/O, no clock): the referral service's and the audit service's domains both count
+deadlines with it, so that they agree on every due date."""
 
 import datetime as dt
 from functools import lru_cache
@@ -34,6 +37,18 @@ def add_working_days(start: dt.date, n: int) -> dt.date:
         day += dt.timedelta(days=1)
         while not is_working_day(day):
             day += dt.timedelta(days=1)
+    return day
+
+
+def subtract_working_days(start: dt.date, n: int) -> dt.date:
+    """The n-th working day before `start` (the start day itself never counts); `start` for 0."""
+    if n < 0:
+        raise ValueError("n is negative")
+    day = start
+    for _ in range(n):
+        day -= dt.timedelta(days=1)
+        while not is_working_day(day):
+            day -= dt.timedelta(days=1)
     return day
 
 
