@@ -2,8 +2,7 @@
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import ClassVar
 
 from fastapi import FastAPI
@@ -17,7 +16,7 @@ from services.audit.consumers.dead_letters import DeadLetterLogging
 from services.audit.usecases.checkpoints import CheckpointPublishing, run_checkpoints
 from services.audit.usecases.deadlines import DeadlineScanning, run_deadline_scans
 from services.plumbing.migrations import migrations_folder
-from services.plumbing.service import create_service_app
+from services.plumbing.service import create_service_app, run_in_background
 from services.plumbing.settings import ServiceSettings
 
 
@@ -80,82 +79,48 @@ def create_app(
 
 
 def _publish_checkpoints(app: FastAPI, settings: AuditSettings) -> None:
-    """Publish the chain head now and then, inside the service's lifespan, on its pool."""
+    """Publish the chain head now and then, on the service's pool."""
     publishing = app.state.checkpoints = CheckpointPublishing(
         settings.kafka_bootstrap, settings.checkpoint_topic, settings.checkpoint_interval_s
     )
-    inner = app.router.lifespan_context
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with inner(app):
-            stop = asyncio.Event()
-            running = asyncio.create_task(
-                run_checkpoints(app.state.pool, stop, publishing, clock=_now),
-                name="checkpoints",
-            )
-            try:
-                yield
-            finally:
-                stop.set()
-                await running
+    async def publish(app: FastAPI, stop: asyncio.Event) -> None:
+        await run_checkpoints(app.state.pool, stop, publishing, clock=_now)
 
-    app.router.lifespan_context = lifespan
+    run_in_background(app, "checkpoints", publish)
 
 
 def _scan_deadlines(
     app: FastAPI, settings: AuditSettings, topics: AuditTopics, clock: Callable[[], dt.datetime]
 ) -> None:
-    """Raise approaching and missed deadlines now and then, inside the service's lifespan, on
-    its pool (every instance scans; the rows' locks keep them from raising anything twice)."""
+    """Raise approaching and missed deadlines now and then, on the service's pool (every
+    instance scans; the rows' locks keep them from raising anything twice)."""
     scanning = app.state.deadline_scanning = DeadlineScanning(
         topics.deadlines,
         settings.deadline_scan_interval_s,
         settings.deadline_approaching_working_days,
         settings.deadline_missed_grace_s,
     )
-    inner = app.router.lifespan_context
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with inner(app):
-            stop = asyncio.Event()
-            running = asyncio.create_task(
-                run_deadline_scans(app.state.pool, stop, scanning, clock=clock),
-                name="deadline-scans",
-            )
-            try:
-                yield
-            finally:
-                stop.set()
-                await running
+    async def scan(app: FastAPI, stop: asyncio.Event) -> None:
+        await run_deadline_scans(app.state.pool, stop, scanning, clock=clock)
 
-    app.router.lifespan_context = lifespan
+    run_in_background(app, "deadline-scans", scan)
 
 
 def _log_dead_letters(app: FastAPI, settings: AuditSettings, topics: AuditTopics | None) -> None:
-    """Run the dead-letter consumers inside the service's lifespan, on its pool. They are not
-    plumbing ConsumerSpecs (see services/audit/consumers/dead_letters.py), so they are started
-    here, around the lifespan create_service_app made."""
-    inner = app.router.lifespan_context
+    """Run the dead-letter consumers on the service's pool. They are not plumbing
+    ConsumerSpecs (see services/audit/consumers/dead_letters.py), so they run beside them."""
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with inner(app):
-            logging_ = DeadLetterLogging(
-                settings.kafka_bootstrap, dead_letter_consumers(app.state.pool, topics)
-            )
-            app.state.dead_letter_logging = logging_
-            stop = asyncio.Event()
-            starting = asyncio.create_task(
-                logging_.run(app.state.pool, stop, settings.kafka_retry_s),
-                name="dead-letter-logging-start",
-            )
-            try:
-                yield
-            finally:
-                stop.set()
-                await asyncio.wait_for(starting, 30)
-                await logging_.stop()
+    async def log(app: FastAPI, stop: asyncio.Event) -> None:
+        logging_ = DeadLetterLogging(
+            settings.kafka_bootstrap, dead_letter_consumers(app.state.pool, topics)
+        )
+        app.state.dead_letter_logging = logging_
+        try:
+            await logging_.run(app.state.pool, stop, settings.kafka_retry_s)
+            await stop.wait()
+        finally:
+            await logging_.stop()
 
-    app.router.lifespan_context = lifespan
+    run_in_background(app, "dead-letter-logging", log)

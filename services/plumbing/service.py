@@ -3,9 +3,10 @@ handling."""
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from importlib.resources.abc import Traversable
+from typing import Any
 
 import asyncpg
 import uvicorn
@@ -232,6 +233,30 @@ def create_service_app(
     else:
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
+
+
+# Work a service does beside answering requests: runs until `stop` is set, on the app's state.
+BackgroundWork = Callable[[FastAPI, asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def run_in_background(app: FastAPI, name: str, work: BackgroundWork) -> None:
+    """Run `work(app, stop)` for as long as the service runs: started once what
+    `create_service_app` starts is up (pool, migrations, consumers), stopped (`stop` set, the
+    task awaited) before that is shut down."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with inner(app):
+            stop = asyncio.Event()
+            running = asyncio.create_task(work(app, stop), name=name)
+            try:
+                yield
+            finally:
+                stop.set()
+                await running
+
+    app.router.lifespan_context = lifespan
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
