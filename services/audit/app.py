@@ -9,7 +9,16 @@ from fastapi import FastAPI
 from pydantic import Field
 
 from schemas.topics import AUDIT
-from services.audit.api import access, consents, deadlines, events, exports, timelines, verify
+from services.audit.api import (
+    access,
+    consents,
+    deadlines,
+    events,
+    exports,
+    statistics,
+    timelines,
+    verify,
+)
 from services.audit.api.problems import install_audit_problems
 from services.audit.consumers import AuditTopics, audit_consumers, dead_letter_consumers
 from services.audit.consumers.dead_letters import DeadLetterLogging
@@ -72,7 +81,7 @@ def create_app(
     _publish_checkpoints(app, settings)
     _scan_deadlines(app, settings, topics or AuditTopics(), clock)
     install_audit_problems(app)
-    routers = (verify, timelines, access, consents, events, exports, deadlines)
+    routers = (verify, timelines, access, consents, events, exports, deadlines, statistics)
     for module in routers:
         app.include_router(module.router)
     return app
