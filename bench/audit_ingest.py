@@ -47,14 +47,22 @@ _STEPS: tuple[type[EventData], ...] = (ReferralSubmittedV1, ReferralReceivedV1, 
 
 def _events(count: int) -> list[CloudEvent]:
     """Referral steps (submitted, received, accepted) of many people, as the referral service
-    publishes them: ids and codes, keyed by person."""
+    publishes them: ids and codes, keyed by person; each referral has its own id, so that the
+    deadlines the audit follows per referral are as many as in real use."""
     subjects = [uuid.uuid4() for _ in range(SUBJECTS)]
     examples = [example_of(model) for model in _STEPS]
     at = dt.datetime.now(dt.UTC)
     events = []
+    referral_id = uuid.uuid4()
     for i in range(count):
+        if i % len(examples) == 0:
+            referral_id = uuid.uuid4()
         data = examples[i % len(examples)].model_copy(
-            update={"subject_id": subjects[i % SUBJECTS], "occurred_at": at}
+            update={
+                "subject_id": subjects[(i // len(examples)) % SUBJECTS],
+                "referral_id": referral_id,
+                "occurred_at": at,
+            }
         )
         events.append(CloudEvent.of(data, source="/overgang/bench", event_id=uuid.uuid4(), time=at))
     return events

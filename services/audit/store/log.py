@@ -24,27 +24,62 @@ class Head:
     row_hash: bytes | None
 
 
+class _LastHead:
+    """Where this process last saw the head. An append guesses it is still the head and checks
+    that in the same statement, so that appending costs one round trip; a wrong guess (another
+    instance appended, a savepoint rolled back) only costs the read it saves."""
+
+    head: Head | None = None
+
+
 async def append(connection: Connection, entry: Entry) -> ChainRow | None:
     """Link `entry` after the head and write it, in the caller's transaction; None when an
     entry with its id is in the log already.
 
     The head row stays locked until the caller's transaction ends, so appends from any number
-    of audit instances queue up behind each other and the chain never forks."""
+    of audit instances queue up behind each other and the chain never forks. The statement
+    links the entry after the head this process last saw, and writes only if that is still
+    the head (locking it); when it is not, the head is read under its lock and the entry
+    linked again."""
     if not connection.is_in_transaction():
         raise RuntimeError("appending to the audit log needs the caller's transaction")
+    guess = _LastHead.head
+    if guess is not None:
+        matched, row = await _append_after(connection, entry, guess)
+        if matched:
+            return row
     locked = await connection.fetchrow("SELECT sequence, row_hash FROM audit_chain_head FOR UPDATE")
     assert locked is not None, "the audit_chain_head row is created by the migration"
-    row = link(entry, after_sequence=locked["sequence"], after_hash=locked["row_hash"])
-    appended = await connection.fetchval(
-        f"""WITH added AS (
+    matched, row = await _append_after(
+        connection, entry, Head(locked["sequence"], locked["row_hash"])
+    )
+    assert matched, "the head is locked by this transaction"
+    return row
+
+
+async def _append_after(
+    connection: Connection, entry: Entry, after: Head
+) -> tuple[bool, ChainRow | None]:
+    """(whether `after` is the head, the row written or None when the entry was logged)."""
+    row = link(entry, after_sequence=after.sequence, after_hash=after.row_hash)
+    found = await connection.fetchrow(
+        f"""WITH head AS (
+               SELECT sequence FROM audit_chain_head
+               WHERE sequence = $15 AND row_hash IS NOT DISTINCT FROM $16
+               FOR UPDATE
+           ), added AS (
                INSERT INTO audit_log ({_COLUMNS})
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14)
+               SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14
+               FROM head
                ON CONFLICT (entry_id) DO NOTHING
                RETURNING sequence, row_hash
+           ), moved AS (
+               UPDATE audit_chain_head SET sequence = added.sequence, row_hash = added.row_hash
+               FROM added
+               RETURNING added.sequence
            )
-           UPDATE audit_chain_head SET sequence = added.sequence, row_hash = added.row_hash
-           FROM added
-           RETURNING added.sequence""",  # noqa: S608 (a fixed column list)
+           SELECT EXISTS (SELECT FROM head) AS matched,
+                  (SELECT sequence FROM moved) AS appended""",  # noqa: S608 (fixed columns)
         row.sequence,
         entry.entry_id,
         entry.event_id,
@@ -59,8 +94,17 @@ async def append(connection: Connection, entry: Entry) -> ChainRow | None:
         row.previous_hash,
         row.row_hash,
         entry.recorded_at,
+        after.sequence,
+        after.row_hash,
     )
-    return None if appended is None else row
+    assert found is not None
+    if not found["matched"]:
+        return False, None
+    if found["appended"] is None:
+        _LastHead.head = after  # a duplicate: the head did not move
+        return True, None
+    _LastHead.head = Head(row.sequence, row.row_hash)
+    return True, row
 
 
 async def head(connection: Connection) -> Head:
