@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 
+from bench.backbone import raw_consume  # the same raw consumer as the backbone's baseline
 from deploy.local import stack
 from deploy.local.config import REPOSITORY, TEST_DATABASE, StackConfig
 from schemas.envelope import CloudEvent, EventData
@@ -113,30 +114,6 @@ async def _audit_schema(database_url: str) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP SCHEMA "{name}" CASCADE')
         await admin.close()
-
-
-async def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
-    """A raw aiokafka consumer: batches of 500, offsets committed per batch."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
-    await consumer.start()
-    try:
-        began = time.perf_counter()
-        seen = 0
-        while seen < expected:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=500)
-            seen += sum(len(records) for records in batches.values())
-            if batches:
-                await consumer.commit()
-        return time.perf_counter() - began
-    finally:
-        await consumer.stop()
 
 
 async def audit_ingest(bootstrap: str, topic: str, database_url: str, expected: int) -> float:

@@ -133,6 +133,7 @@ async def relay_publish(
 
 
 async def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
+    """A raw aiokafka consumer: batches of 500, offsets committed per batch."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
