@@ -44,11 +44,12 @@ typecheck: install ## mypy, strict
 test: prerequisites lint typecheck contract ## lint, type-check and run every test on a real Kafka and PostgreSQL
 	$(UV) run --frozen pytest
 
-bench: prerequisites install ## stack start-up, outbox relay, inbox consumer and filing, each beside a baseline; figures in bench/results/
+bench: prerequisites install ## stack start-up, outbox relay, inbox consumer, filing, audit and webhook deliveries, each beside a baseline; figures in bench/results/
 	$(UV) run --frozen python -m bench.foundation
 	$(UV) run --frozen python -m bench.backbone
 	$(UV) run --frozen python -m bench.filing
 	$(UV) run --frozen python -m bench.audit_ingest
+	$(UV) run --frozen python -m bench.notifier
 
 contract: ## check the AsyncAPI document with the AsyncAPI parser (npm, Node 20)
 	@npm ci --prefix schemas/conformance --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import httpx
 
-from deploy.local import demo, stack
+from deploy.local import demo, services, stack
 from deploy.local.config import StackConfig
 from deploy.local.dev_issuer import issue
 from deploy.local.errors import StackError
@@ -52,13 +52,17 @@ def _up(config: StackConfig, arguments: argparse.Namespace) -> None:
 
 
 def _load_demo(config: StackConfig) -> demo.DemoData:
-    """Load the demo into the running referral service (idempotent)."""
-    services = StackState.load(config.state_file).services
-    if "referral" not in services:
+    """Load the demo into the running referral service (idempotent), with the demo webhook
+    subscription when the notifier and the demo receiver run."""
+    state = StackState.load(config.state_file)
+    if "referral" not in state.services:
         raise StackError("the referral service does not run: `overgang stack up --services`")
-    with httpx.Client(base_url=services["referral"].url, timeout=30) as client:
+    with (
+        services.demo_webhook(config, state) as webhook,
+        httpx.Client(base_url=state.services["referral"].url, timeout=30) as client,
+    ):
         try:
-            return demo.load(client, config.dev_issuer_dir)
+            return demo.load(client, config.dev_issuer_dir, webhook=webhook)
         except (demo.DemoError, httpx.HTTPError) as error:
             raise StackError(f"the demo data could not be loaded: {error}") from None
 
@@ -72,8 +76,8 @@ def _demo_summary(loaded: demo.DemoData) -> dict[str, object]:
 
 
 def _print_demo(config: StackConfig, loaded: demo.DemoData) -> None:
-    services = {name: s.url for name, s in StackState.load(config.state_file).services.items()}
-    for line in demo.where_to_look(services.get("referral", ""), services, loaded):
+    urls = {name: s.url for name, s in StackState.load(config.state_file).services.items()}
+    for line in demo.where_to_look(urls.get("referral", ""), urls, loaded):
         print(line)
 
 
@@ -175,8 +179,9 @@ def _token(config: StackConfig, arguments: argparse.Namespace) -> None:
 
 
 def _print_status(report: dict[str, str]) -> None:
+    width = max(10, *(len(name) for name in report))
     for name, what in report.items():
-        print(f"{name:<10} {what}")
+        print(f"{name:<{width}} {what}")
 
 
 def parser() -> argparse.ArgumentParser:

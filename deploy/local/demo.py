@@ -4,6 +4,11 @@ centre; their agreements; people with synthetic identity numbers and their conse
 referrals in every state a counsellor meets (submitted, received, accepted, in progress with
 contacts, completed, rejected, redirected, withdrawn).
 
+With a `DemoWebhook`, NAV Bergenhus (demo) also gets a webhook subscription in the notifier,
+made before any referral is filed so that their events reach it, pointing at the demo
+webhook receiver; its signing secret goes to a file only we can read, where the receiver
+finds it.
+
 Loading is idempotent: every creating request carries a fixed Idempotency-Key from a fixed
 actor (so a second load gets the first responses back), people are found again by their
 identity number, and each referral's remaining steps are read from its history. Loading twice
@@ -347,6 +352,46 @@ def _referrals() -> list[DemoReferral]:
     ]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class DemoWebhook:
+    """Where the demo subscription goes: the notifier's API, the receiver's URL, the file the
+    receiver reads the secret from, and the receiver's log (to tell people where to watch)."""
+
+    notifier: httpx.Client
+    url: str
+    secret_file: Path
+    log_file: Path
+
+
+# The organisation whose referrals' events the demo receiver gets, and which events.
+WEBHOOK_ORGANISATION = "nav_bergenhus"
+WEBHOOK_EVENT_TYPES = [
+    f"no.overgang.referral.{what}.v1"
+    for what in (
+        "submitted",
+        "received",
+        "accepted",
+        "rejected",
+        "redirected",
+        "withdrawn",
+        "started",
+        "contact_recorded",
+        "follow_up_recorded",
+        "completed",
+        "cancelled",
+        "assigned",
+    )
+] + [f"no.overgang.deadline.{what}.v1" for what in ("approaching", "missed", "met")]
+
+
+@dataclass(frozen=True)
+class DemoSubscription:
+    subscription_id: uuid.UUID
+    organisation: str
+    url: str
+    log_file: Path
+
+
 @dataclass
 class DemoData:
     """What the demo consists of once loaded, and how much of it this load created."""
@@ -357,14 +402,16 @@ class DemoData:
     consents: list[uuid.UUID]
     referrals: dict[str, dict[str, Any]]
     created: Counter[str]
+    webhook: DemoSubscription | None = None
 
     def statuses(self) -> Counter[str]:
         return Counter(str(referral["status"]) for referral in self.referrals.values())
 
 
-def load(client: httpx.Client, issuer_dir: Path) -> DemoData:
+def load(client: httpx.Client, issuer_dir: Path, *, webhook: DemoWebhook | None = None) -> DemoData:
     """Load the demo into the referral service `client` talks to (its base URL set), with
-    tokens from the dev issuer in `issuer_dir`; what exists already is left as it is."""
+    tokens from the dev issuer in `issuer_dir`, and with `webhook` the demo subscription;
+    what exists already is left as it is."""
     api = Api(client, issuer_dir)
     organisations = {
         name: uuid.UUID(
@@ -379,6 +426,11 @@ def load(client: httpx.Client, issuer_dir: Path) -> DemoData:
         )
         for name, body in _ORGANISATIONS.items()
     }
+    subscription = None
+    if webhook is not None:
+        subscription = _subscribe(
+            Api(webhook.notifier, issuer_dir, api.created), webhook, organisations
+        )
     agreements = {
         name: uuid.UUID(
             api.post(
@@ -439,7 +491,39 @@ def load(client: httpx.Client, issuer_dir: Path) -> DemoData:
         demo.key: _file_and_advance(api, demo, organisations, subjects, consents)
         for demo in _referrals()
     }
-    return DemoData(organisations, agreements, subjects, consents, referrals, api.created)
+    return DemoData(
+        organisations, agreements, subjects, consents, referrals, api.created, subscription
+    )
+
+
+def _subscribe(
+    notifier: Api, webhook: DemoWebhook, organisations: dict[str, uuid.UUID]
+) -> DemoSubscription:
+    """The demo organisation's webhook subscription to the receiver (once), and its secret
+    written where the receiver reads it. A replay by Idempotency-Key shows the secret again."""
+    created = notifier.post(
+        "/v1/subscriptions",
+        {"url": webhook.url, "event_types": WEBHOOK_EVENT_TYPES},
+        organisation=organisations[WEBHOOK_ORGANISATION],
+        role=Role.ADMIN,
+        key="subscription/demo-webhook-receiver",
+        what="demo webhook subscription",
+    ).json()
+    secret = created.get("secret")
+    if secret is None:
+        raise DemoError("demo webhook subscription: it was deleted; its secret is gone")
+    webhook.secret_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = webhook.secret_file.with_suffix(".tmp")
+    temporary.touch(mode=0o600)
+    temporary.chmod(0o600)
+    temporary.write_text(secret + "\n")
+    temporary.replace(webhook.secret_file)
+    return DemoSubscription(
+        subscription_id=uuid.UUID(created["subscription_id"]),
+        organisation=WEBHOOK_ORGANISATION,
+        url=webhook.url,
+        log_file=webhook.log_file,
+    )
 
 
 def _file_and_advance(
@@ -514,7 +598,11 @@ def _step_body(
 def where_to_look(referral_url: str, services: dict[str, str], data: DemoData) -> list[str]:
     """Lines that tell a developer where the demo is and how to call it."""
     lines = [f"demo data: {len(data.referrals)} referrals in county {COUNTY} (Vestland)"]
-    lines += [f"  {name:<10} API docs: {url}/docs" for name, url in services.items()]
+    lines += [
+        f"  {name:<10} API docs: {url}/docs"
+        for name, url in services.items()
+        if data.webhook is None or url != data.webhook.url
+    ]
     for name, organisation in data.organisations.items():
         lines.append(f"  {name:<14} {organisation}")
     follow_up = data.organisations["follow_up"]
@@ -525,4 +613,10 @@ def where_to_look(referral_url: str, services: dict[str, str], data: DemoData) -
         f'  e.g. curl -H "Authorization: Bearer $(uv run overgang token --org {follow_up}'
         f' --role filer)" "{referral_url}/v1/referrals?box=sent"'
     )
+    if data.webhook is not None:
+        lines.append(
+            f"  webhooks: {data.webhook.organisation}'s events go to the demo receiver at "
+            f"{data.webhook.url}, which verifies each and logs one line per delivery;"
+        )
+        lines.append(f"    watch it: tail -f {data.webhook.log_file}")
     return lines

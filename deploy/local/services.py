@@ -1,11 +1,16 @@
-"""The three Overgang services, each its own process (`python -m services.<name>`)."""
+"""The three Overgang services, each its own process (`python -m services.<name>`), and
+beside the notifier the demo webhook receiver (`python -m deploy.local.webhook_receiver`)."""
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
+from deploy.local import webhook_receiver
 from deploy.local.config import REPOSITORY, SERVICE_PORTS, StackConfig
+from deploy.local.demo import DemoWebhook
 from deploy.local.dev_issuer import ensure_keys, jwks_file
 from deploy.local.processes import require_free_port, spawn, wait_until
 from deploy.local.state import ServiceState, StackState
@@ -25,6 +30,10 @@ def launch(config: StackConfig, state: StackState, name: str) -> ServiceState:
     port = SERVICE_PORTS[name]
     require_free_port(config.host, port, f"the {name} service")
     ensure_keys(config.dev_issuer_dir)
+    if name == "notifier":
+        # Started first (a taken port stops `up` before the notifier runs unrecorded), and
+        # recorded with the services, so that `down` stops it too.
+        state.services[DEMO_RECEIVER] = launch_demo_receiver(config, state)
     process = spawn(
         [sys.executable, "-m", f"services.{name}"],
         log_file=_log_file(config, name),
@@ -43,6 +52,63 @@ def launch(config: StackConfig, state: StackState, name: str) -> ServiceState:
         },
     )
     return ServiceState(url=f"http://{config.host}:{port}", process=process)
+
+
+# The demo webhook receiver: not a service, but started, recorded and stopped like one.
+DEMO_RECEIVER = "webhook-receiver"
+
+
+def demo_receiver_log(config: StackConfig) -> Path:
+    return _log_file(config, DEMO_RECEIVER)
+
+
+def demo_secret_file(config: StackConfig) -> Path:
+    """Where the demo load writes the demo subscription's signing secret for the receiver."""
+    return config.dir / "demo-webhook" / "secret"
+
+
+def launch_demo_receiver(config: StackConfig, state: StackState) -> ServiceState:
+    """The demo receiver on its loopback port (the one running already, if it does)."""
+    current = state.services.get(DEMO_RECEIVER)
+    if current is not None and current.process.running():
+        return current
+    port = webhook_receiver.PORT
+    require_free_port(config.host, port, "the demo webhook receiver")
+    process = spawn(
+        [
+            sys.executable,
+            "-m",
+            "deploy.local.webhook_receiver",
+            "--host",
+            config.host,
+            "--port",
+            str(port),
+            "--secret-file",
+            str(demo_secret_file(config)),
+        ],
+        log_file=demo_receiver_log(config),
+        cwd=REPOSITORY,
+        # Each line is written as it happens, for `tail -f`.
+        env={"PYTHONUNBUFFERED": "1"},
+    )
+    return ServiceState(url=f"http://{config.host}:{port}/overgang", process=process)
+
+
+@contextmanager
+def demo_webhook(config: StackConfig, state: StackState) -> Iterator[DemoWebhook | None]:
+    """What the demo load needs to subscribe the demo receiver; None unless both the notifier
+    and the receiver were started."""
+    notifier, receiver = state.services.get("notifier"), state.services.get(DEMO_RECEIVER)
+    if notifier is None or receiver is None:
+        yield None
+        return
+    with httpx.Client(base_url=notifier.url, timeout=30) as client:
+        yield DemoWebhook(
+            notifier=client,
+            url=receiver.url,
+            secret_file=demo_secret_file(config),
+            log_file=demo_receiver_log(config),
+        )
 
 
 def await_ready(config: StackConfig, name: str, service: ServiceState) -> None:

@@ -131,4 +131,8 @@ def status(config: StackConfig) -> dict[str, str]:
             report[name] = "not started"
         else:
             report[name] = f"ready at {service.url}" if services.ready(service) else "not ready"
+    receiver = state.services.get(services.DEMO_RECEIVER)
+    if receiver is not None:
+        running = receiver.process.running()
+        report[services.DEMO_RECEIVER] = f"running at {receiver.url}" if running else "stopped"
     return report

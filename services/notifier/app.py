@@ -4,24 +4,26 @@ topics and the delivery worker."""
 import asyncio
 import base64
 import binascii
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import ClassVar, Self
 
 from fastapi import FastAPI
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.notifier.api import deliveries, subscriptions
+from services.notifier.api import deliveries, inbox, subscriptions
 from services.notifier.api.problems import install_notifier_problems
 from services.notifier.consumers.domain_events import TOPICS, consumer_specs
+from services.notifier.delivery.channels import ChannelSender, WebhookChannel
+from services.notifier.delivery.email import EmailSender, SmtpSettings
 from services.notifier.delivery.webhooks import SenderSettings, WebhookSender, resolve_host
 from services.notifier.delivery.worker import DeliveryWorker, WorkerSettings
 from services.notifier.domain.deliveries import RetryPolicy
+from services.notifier.domain.errors import InvalidAddress
+from services.notifier.domain.subscriptions import mailbox_address
 from services.notifier.sealing import KEY_BYTES, SecretBox
 from services.notifier.usecases.subscriptions import TargetRules
 from services.plumbing.migrations import migrations_folder
-from services.plumbing.service import create_service_app
+from services.plumbing.service import create_service_app, run_in_background
 from services.plumbing.settings import ServiceSettings
 
 # Development only: a fixed, well-known key so that a local stack's subscriptions keep their
@@ -76,6 +78,32 @@ class NotifierSettings(ServiceSettings):
     notified_topics: list[str] = Field(
         list(TOPICS), min_length=1, description="the domain event topics consumed"
     )
+    smtp_host: str | None = Field(
+        None, description="the SMTP server e-mail goes through; unset: no e-mail subscriptions"
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="the SMTP server's port")
+    smtp_username: str | None = Field(None, description="to log in to the SMTP server, if needed")
+    smtp_password: SecretStr | None = Field(None, description="to log in to the SMTP server")
+    smtp_starttls: bool = Field(
+        True,
+        description="upgrade the SMTP connection with STARTTLS, and fail rather than send in "
+        "clear when the server does not offer it (production refuses false)",
+    )
+    smtp_validate_certs: bool = Field(True, description="check the SMTP server's certificate")
+    smtp_from_address: str = Field(
+        "varsel@overgang.no", description="the From of every notification e-mail"
+    )
+    smtp_timeout_s: float = Field(30.0, gt=0, le=300, description="one SMTP session at most")
+    web_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="where e-mails tell people to look: the base URL of Overgang's web or API",
+    )
+
+    @field_validator("smtp_host", "smtp_username", "smtp_password", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # A deployment file passes an optional variable it was not given as empty.
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _secret_key_is_usable(self) -> Self:
@@ -84,6 +112,33 @@ class NotifierSettings(ServiceSettings):
         if self.secret_key is not None:
             self.secret_box()
         return self
+
+    @model_validator(mode="after")
+    def _smtp_is_usable(self) -> Self:
+        try:
+            mailbox_address(self.smtp_from_address)
+        except InvalidAddress as error:
+            raise ValueError(f"OVERGANG_SMTP_FROM_ADDRESS: {error}") from None
+        verified = self.smtp_starttls and self.smtp_validate_certs
+        if self.smtp_host is not None and self.environment == "production" and not verified:
+            raise ValueError("production sends e-mail over verified STARTTLS only")
+        return self
+
+    def smtp(self) -> SmtpSettings | None:
+        """How to send e-mail; None when no SMTP server is set."""
+        if self.smtp_host is None:
+            return None
+        return SmtpSettings(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            from_address=self.smtp_from_address,
+            base_url=self.web_base_url,
+            username=self.smtp_username,
+            password=None if self.smtp_password is None else self.smtp_password.get_secret_value(),
+            starttls=self.smtp_starttls,
+            timeout_s=self.smtp_timeout_s,
+            validate_certs=self.smtp_validate_certs,
+        )
 
     def secret_box(self) -> SecretBox:
         """The box that seals signing secrets; MissingSecretKey outside development when the
@@ -127,19 +182,15 @@ def create_app(settings: NotifierSettings) -> FastAPI:
         allow_private=settings.allow_private_webhook_targets,
         resolve=resolve_host,
     )
+    smtp = settings.smtp()
+    app.state.email_enabled = smtp is not None
     install_notifier_problems(app)
-    for router in (subscriptions.router, deliveries.router):
+    for router in (subscriptions.router, deliveries.router, inbox.router):
         app.include_router(router)
 
-    # The delivery worker runs beside what plumbing runs: started once the pool exists,
-    # stopped before it closes. (Plumbing has no hook for a service's own background task.)
-    service_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with service_lifespan(app):
-            worker = DeliveryWorker(
-                app.state.pool,
+    async def deliver(app: FastAPI, stop: asyncio.Event) -> None:
+        channels: list[ChannelSender] = [
+            WebhookChannel(
                 WebhookSender(
                     SenderSettings(
                         production=production,
@@ -150,22 +201,23 @@ def create_app(settings: NotifierSettings) -> FastAPI:
                     )
                 ),
                 box,
-                settings.retry_policy(),
-                WorkerSettings(
-                    max_in_flight=settings.deliveries_in_flight,
-                    per_subscription=settings.deliveries_in_flight_per_subscription,
-                    poll_s=settings.delivery_poll_s,
-                    lease_s=settings.webhook_timeout_s * 2 + 60,
-                ),
             )
-            app.state.delivery_worker = worker
-            stop = asyncio.Event()
-            running = asyncio.create_task(worker.run(stop), name="delivery-worker")
-            try:
-                yield
-            finally:
-                stop.set()
-                await running
+        ]
+        if smtp is not None:
+            channels.append(EmailSender(smtp))
+        worker = DeliveryWorker(
+            app.state.pool,
+            channels,
+            settings.retry_policy(),
+            WorkerSettings(
+                max_in_flight=settings.deliveries_in_flight,
+                per_subscription=settings.deliveries_in_flight_per_subscription,
+                poll_s=settings.delivery_poll_s,
+                lease_s=max(settings.webhook_timeout_s, settings.smtp_timeout_s) * 2 + 60,
+            ),
+        )
+        app.state.delivery_worker = worker
+        await worker.run(stop)
 
-    app.router.lifespan_context = lifespan
+    run_in_background(app, "delivery-worker", deliver)
     return app

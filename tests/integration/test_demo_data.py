@@ -1,9 +1,14 @@
 """The demo data that `make up` loads: every referral state is there, and loading it again
 creates nothing."""
 
+import stat
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlencode
 
+import asyncpg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -11,6 +16,8 @@ from deploy.local import demo
 from deploy.local.dev_issuer import jwks_file
 from schemas.codes import Role
 from services.referral.app import ReferralSettings, create_app
+from tests.conftest import NewTopicFactory
+from tests.integration.notifier import test_api as notifier_api
 from tests.integration.referral_api import conftest as referral_api
 from tests.integration.referral_api.conftest import Tokens
 from tests.servers import Servers
@@ -112,3 +119,65 @@ def test_synthetic_identity_numbers_have_right_check_digits_and_a_shifted_month(
     assert int(number[2:4]) > 80
     assert number[9] == fodselsnummer.calc_check_digit1(number[:9])
     assert number[10] == fodselsnummer.calc_check_digit2(number[:10])
+
+
+@pytest.fixture
+async def notifier_database_url(servers: Servers) -> AsyncIterator[str]:
+    """A schema of its own for the notifier (the referral app has this test's)."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(servers.database_url)
+    await admin.execute(f'CREATE SCHEMA "{name}"')
+    separator = "&" if "?" in servers.database_url else "?"
+    yield f"{servers.database_url}{separator}{urlencode({'search_path': name})}"
+    await admin.execute(f'DROP SCHEMA "{name}" CASCADE')
+    await admin.close()
+
+
+@pytest.fixture
+def notifier_client(
+    servers: Servers, notifier_database_url: str, tokens: Tokens, new_topic_name: str
+) -> Iterator[TestClient]:
+    """The notifier app as the local stack runs it: webhooks to loopback allowed."""
+    with notifier_api._app(
+        servers,
+        notifier_database_url,
+        tokens,
+        new_topic_name,
+        allow_private_webhook_targets=True,
+    ) as client:
+        yield notifier_api._ready(client)
+
+
+@pytest.fixture
+async def new_topic_name(new_topic: NewTopicFactory) -> str:
+    return await new_topic("demo-notifier")
+
+
+def test_the_demo_subscribes_its_receiver_once_and_hands_it_the_secret(
+    synthetic_client: TestClient, notifier_client: TestClient, tokens: Tokens, tmp_path: Path
+) -> None:
+    webhook = demo.DemoWebhook(
+        notifier=notifier_client,
+        url="http://127.0.0.1:8010/overgang",
+        secret_file=tmp_path / "demo-webhook" / "secret",
+        log_file=tmp_path / "webhook-receiver.log",
+    )
+    first = demo.load(synthetic_client, tokens.directory, webhook=webhook)
+    secret = webhook.secret_file.read_text().strip()
+    again = demo.load(synthetic_client, tokens.directory, webhook=webhook)
+
+    assert first.webhook is not None
+    assert again.webhook == first.webhook
+    assert sum(again.created.values()) == 0, again.created
+    assert first.created["demo webhook subscription"] == 1
+    assert secret.startswith("whsec_")
+    assert webhook.secret_file.read_text().strip() == secret
+    assert stat.S_IMODE(webhook.secret_file.stat().st_mode) == 0o600
+    admin = tokens.headers(first.organisations[demo.WEBHOOK_ORGANISATION], Role.ADMIN)
+    [subscription] = notifier_client.get("/v1/subscriptions", headers=admin).json()["items"]
+    assert subscription["subscription_id"] == str(first.webhook.subscription_id)
+    assert subscription["url"] == webhook.url
+    assert "no.overgang.referral.submitted.v1" in subscription["event_types"]
+    lines = demo.where_to_look("http://referral", {"webhook-receiver": webhook.url}, first)
+    assert f"    watch it: tail -f {webhook.log_file}" in lines
+    assert not any("webhook-receiver API docs" in line for line in lines)

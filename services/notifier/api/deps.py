@@ -1,5 +1,6 @@
-"""What routes take from the request: the pool, the secret box, the target rules, the
-caller as an administrator of their organisation, and the Idempotency-Key."""
+"""What routes take from the request: the pool, the secret box, the target rules, whether
+e-mail can be sent, the caller (as an administrator of their organisation, or as anyone of
+it), and the Idempotency-Key."""
 
 from typing import Annotated
 
@@ -27,11 +28,18 @@ def _target_rules(request: Request) -> TargetRules:
     return rules
 
 
+def _email_enabled(request: Request) -> bool:
+    return bool(getattr(request.app.state, "email_enabled", False))
+
+
 Pool = Annotated[asyncpg.Pool, Depends(_pool)]
+EmailEnabled = Annotated[bool, Depends(_email_enabled)]
 Box = Annotated[SecretBox, Depends(_box)]
 Rules = Annotated[TargetRules, Depends(_target_rules)]
 # Subscriptions and deliveries are an organisation's administrators' business.
 Admin = Annotated[Principal, Depends(require_role(Role.ADMIN))]
+# The inbox is everyone's business in the organisation, whatever their role.
+Member = Annotated[Principal, Depends(require_role(*Role))]
 
 IdempotencyKey = Annotated[
     str | None,

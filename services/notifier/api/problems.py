@@ -4,7 +4,13 @@ validation, bad cursors, reused Idempotency-Keys) are plumbing's."""
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.notifier.domain.errors import NotDeadLettered, UnknownEventTypes, UnsafeTarget
+from services.notifier.domain.errors import (
+    EmailNotConfigured,
+    InvalidAddress,
+    NotDeadLettered,
+    UnknownEventTypes,
+    UnsafeTarget,
+)
 from services.notifier.usecases.errors import NotFound
 from services.plumbing.problems import (
     Handler,
@@ -25,6 +31,12 @@ async def _unsafe_target(request: Request, error: Exception) -> JSONResponse:
     return invalid("unsafe-webhook-target", str(error), errors)
 
 
+async def _invalid_address(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, InvalidAddress)
+    errors = [field_error("address", ["body", "address"], str(error), error.code)]
+    return invalid("invalid-email-address", str(error), errors)
+
+
 async def _not_dead_lettered(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, NotDeadLettered)
     return problem(
@@ -43,6 +55,11 @@ def install_notifier_problems(app: FastAPI) -> None:
         (
             UnknownEventTypes,
             field_problem("unknown-event-type", ["body", "event_types"], "unknown_event_type"),
+        ),
+        (InvalidAddress, _invalid_address),
+        (
+            EmailNotConfigured,
+            field_problem("email-not-configured", ["body", "kind"], "email_not_configured"),
         ),
         (NotDeadLettered, _not_dead_lettered),
         (NotFound, simple(404, "not-found")),

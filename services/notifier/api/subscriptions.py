@@ -1,17 +1,18 @@
-"""/v1/subscriptions: an organisation's administrators make, list, read, pause, resume and
-delete its subscriptions. Another organisation's subscription does not exist for them (404)."""
+"""/v1/subscriptions: an organisation's administrators make (a webhook or an e-mail to a
+functional address), list, read, pause, resume and delete its subscriptions. Another
+organisation's subscription does not exist for them (404)."""
 
 import datetime as dt
 import hashlib
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Body, Path, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from schemas.ids import OrganisationId, SubscriptionId
-from services.notifier.api.deps import Admin, Box, IdempotencyKey, Pool, Rules
+from services.notifier.api.deps import Admin, Box, EmailEnabled, IdempotencyKey, Pool, Rules
 from services.notifier.domain.subscriptions import Subscription
 from services.notifier.usecases import subscriptions
 from services.notifier.usecases.clock import now
@@ -29,21 +30,59 @@ router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 SubscriptionPath = Annotated[uuid.UUID, Path(description="the subscription")]
 
 
+EventType = Annotated[
+    str, Field(max_length=100, pattern=r"^no\.overgang\.[a-z_]+\.[a-z_]+\.v[0-9]+$")
+]
+EventTypes = Annotated[
+    list[EventType],
+    Field(min_length=1, max_length=100, description="the CloudEvents types wanted"),
+]
+
+
 class WebhookSubscriptionCreate(BaseModel):
     """A webhook subscription: where to POST, and which event types."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["webhook"] = Field("webhook", description="the channel (webhook for now)")
+    kind: Literal["webhook"] = Field("webhook", description="the channel (the default)")
     url: str = Field(
         min_length=1,
         max_length=2000,
         description="where events are POSTed: https (http only outside production); its host "
         "must not resolve to a private, loopback, link-local or otherwise internal address",
     )
-    event_types: list[
-        Annotated[str, Field(max_length=100, pattern=r"^no\.overgang\.[a-z_]+\.[a-z_]+\.v[0-9]+$")]
-    ] = Field(min_length=1, max_length=100, description="the CloudEvents types wanted")
+    event_types: EventTypes
+
+
+class EmailSubscriptionCreate(BaseModel):
+    """An e-mail subscription: a functional mailbox, and which event types. Each message says
+    only what kind of news there is and where to look (the referral's id at most)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["email"] = Field(description="the channel")
+    address: str = Field(
+        min_length=3,
+        max_length=254,
+        description="a functional mailbox of the organisation (e.g. post@nav-bergenhus.no), "
+        "never a person's own address",
+        examples=["oppfolging@vestlandfylke.no"],
+    )
+    event_types: EventTypes
+
+
+def _kind(value: Any) -> str:
+    # A body without `kind` is a webhook's (as before e-mail came).
+    if isinstance(value, dict):
+        return str(value.get("kind", "webhook"))
+    return str(getattr(value, "kind", "webhook"))
+
+
+SubscriptionCreate = Annotated[
+    Annotated[WebhookSubscriptionCreate, Tag("webhook")]
+    | Annotated[EmailSubscriptionCreate, Tag("email")],
+    Discriminator(_kind),
+]
 
 
 class SubscriptionRead(BaseModel):
@@ -53,6 +92,7 @@ class SubscriptionRead(BaseModel):
     organisation_id: OrganisationId
     kind: str = Field(description="the channel: webhook or email")
     url: str | None = Field(description="where webhooks go")
+    address: str | None = Field(description="where e-mail goes")
     event_types: list[str] = Field(description="the event types wanted")
     paused: bool = Field(description="paused subscriptions get no new deliveries or attempts")
     created_at: dt.datetime
@@ -65,6 +105,7 @@ class SubscriptionRead(BaseModel):
             organisation_id=subscription.organisation_id,
             kind=subscription.kind.value,
             url=subscription.url,
+            address=subscription.address,
             event_types=sorted(subscription.event_types),
             paused=subscription.paused,
             created_at=subscription.created_at,
@@ -76,9 +117,9 @@ class SubscriptionCreated(SubscriptionRead):
     """A new subscription, with its signing secret: shown this once, never again."""
 
     secret: str | None = Field(
-        description="the Standard Webhooks signing secret (whsec_...); keep it now: it is "
-        "never shown again (a replay of this answer by Idempotency-Key shows it while the "
-        "subscription lives)"
+        description="a webhook's Standard Webhooks signing secret (whsec_...); keep it now: it "
+        "is never shown again (a replay of this answer by Idempotency-Key shows it while the "
+        "subscription lives); null for e-mail"
     )
 
 
@@ -98,18 +139,22 @@ def _fingerprint(request: Request, body: BaseModel) -> bytes:
     "",
     status_code=201,
     response_model=SubscriptionCreated,
-    summary="Subscribe to event types through a webhook; the answer shows the secret once",
+    summary="Subscribe to event types through a webhook (the answer shows its secret once) "
+    "or e-mail to a functional address",
 )
 async def create_subscription(
-    body: WebhookSubscriptionCreate,
+    body: Annotated[SubscriptionCreate, Body()],
     request: Request,
     principal: Admin,
     pool: Pool,
     box: Box,
     rules: Rules,
+    email_enabled: EmailEnabled,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    target = await subscriptions.check_target(body.url, rules)
+    target = None
+    if isinstance(body, WebhookSubscriptionCreate):
+        target = await subscriptions.check_target(body.url, rules)
     async with pool.acquire() as connection, connection.transaction():
         scope = IdempotencyScope(principal.organisation_id, principal.actor_id, key or "")
         if key is not None:
@@ -124,15 +169,27 @@ async def create_subscription(
                     status_code=stored.status,
                     headers={"Idempotent-Replayed": "true", "Location": _location(replayed)},
                 )
-        created = await subscriptions.create_webhook(
-            connection,
-            organisation_id=principal.organisation_id,
-            actor_id=principal.actor_id,
-            target=target,
-            event_types=body.event_types,
-            box=box,
-            now=now(),
-        )
+        if isinstance(body, EmailSubscriptionCreate):
+            created = await subscriptions.create_email(
+                connection,
+                organisation_id=principal.organisation_id,
+                actor_id=principal.actor_id,
+                address=body.address,
+                event_types=body.event_types,
+                email_enabled=email_enabled,
+                now=now(),
+            )
+        else:
+            assert target is not None
+            created = await subscriptions.create_webhook(
+                connection,
+                organisation_id=principal.organisation_id,
+                actor_id=principal.actor_id,
+                target=target,
+                event_types=body.event_types,
+                box=box,
+                now=now(),
+            )
         content = SubscriptionCreated(
             **SubscriptionRead.of(created.subscription).model_dump(), secret=created.secret
         ).model_dump(mode="json")

@@ -1,6 +1,7 @@
 """The delivery worker: claims due deliveries (FOR UPDATE SKIP LOCKED, with a lease, so that
 several workers share the queue and a crashed one's claims come free again), attempts each
-in a task of its own, and settles it.
+in a task of its own through its channel (webhook or e-mail, see channels.py), and settles
+it: the same retries, backoff and dead letters for every channel.
 
 One slow or dead endpoint never delays the others: at most `per_subscription` attempts of
 one subscription are in flight at once (the rest of its queue waits in the database, not in
@@ -12,16 +13,15 @@ import datetime as dt
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
 from schemas.ids import SubscriptionId
-from schemas.notifications import DeliveryFailure
-from services.notifier.delivery.webhooks import WebhookSender
-from services.notifier.domain.deliveries import AttemptResult, RetryPolicy
-from services.notifier.sealing import CannotOpen, SecretBox
+from schemas.notifications import Channel
+from services.notifier.delivery.channels import ChannelSender, unusable
+from services.notifier.domain.deliveries import RetryPolicy
 from services.notifier.store.deliveries import Claimed
 from services.notifier.usecases import deliveries
 from services.notifier.usecases.clock import now as utc_now
@@ -45,8 +45,7 @@ class DeliveryWorker:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        sender: WebhookSender,
-        box: SecretBox,
+        channels: Sequence[ChannelSender],
         policy: RetryPolicy,
         settings: WorkerSettings,
         *,
@@ -54,8 +53,8 @@ class DeliveryWorker:
         clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self.pool = pool
-        self.sender = sender
-        self.box = box
+        # Deliveries of a channel this worker has no sender for wait for a worker that has.
+        self.channels: dict[Channel, ChannelSender] = {c.channel: c for c in channels}
         self.policy = policy
         self.settings = settings
         self.jitter = jitter
@@ -105,11 +104,14 @@ class DeliveryWorker:
                 per_subscription=self.settings.per_subscription,
                 free=free,
                 lease_s=self.settings.lease_s,
+                channels=list(self.channels),
             )
         for claim in claimed:
             subscription = claim.delivery.subscription_id
             self.in_flight[subscription] += 1
-            task = asyncio.create_task(self._attempt(claim), name="webhook-attempt")
+            task = asyncio.create_task(
+                self._attempt(claim), name=f"{claim.delivery.channel.value}-attempt"
+            )
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
@@ -117,23 +119,11 @@ class DeliveryWorker:
         subscription = claim.delivery.subscription_id
         try:
             started_at = self.clock()
-            try:
-                secret = self.box.open(claim.sealed_secret, subscription)
-            except CannotOpen:
-                result = AttemptResult(
-                    delivered=False,
-                    latency_ms=0,
-                    failure=DeliveryFailure.CONNECTION_ERROR,
-                    error_class="secret_unreadable",
-                    retryable=False,
-                )
+            sender = self.channels.get(claim.delivery.channel)
+            if sender is None:
+                result = unusable(f"no_{claim.delivery.channel.value}_sender")
             else:
-                result = await self.sender.send(
-                    url=claim.url,
-                    secret=secret,
-                    webhook_id=str(claim.delivery.delivery_id),
-                    body=claim.body,
-                )
+                result = await sender.attempt(claim)
             try:
                 async with self.pool.acquire() as connection:
                     settled = await deliveries.settle(
@@ -170,4 +160,5 @@ class DeliveryWorker:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
-        await self.sender.close()
+        for sender in self.channels.values():
+            await sender.close()

@@ -28,3 +28,18 @@ class NotDeadLettered(NotifierDomainError):
     def __init__(self, status: str) -> None:
         super().__init__(f"only a dead-lettered delivery can be retried; this one is {status}")
         self.status = status
+
+
+class InvalidAddress(NotifierDomainError):
+    """An e-mail subscription's address is not a plain mailbox address we can send to."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class EmailNotConfigured(NotifierDomainError):
+    """E-mail subscriptions need an SMTP server, and this service has none set."""
+
+    def __init__(self) -> None:
+        super().__init__("this service has no SMTP server set, so it cannot send e-mail")

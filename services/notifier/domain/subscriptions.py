@@ -6,12 +6,13 @@ encrypted, and never returned again."""
 
 import base64
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from schemas.ids import OrganisationId, SubscriptionId
-from services.notifier.domain.errors import UnknownEventTypes
+from services.notifier.domain.errors import InvalidAddress, UnknownEventTypes
 from services.notifier.domain.routing import NOTIFIED_TYPES
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 -- the prefix the specification names, not a secret
@@ -58,3 +59,31 @@ def event_types_wanted(types: Iterable[str]) -> frozenset[str]:
     if unknown:
         raise UnknownEventTypes(unknown)
     return wanted
+
+
+MAX_ADDRESS_LENGTH = 254  # RFC 5321's limit on a path, less its angle brackets
+# A conservative dot-atom local part and a domain of DNS labels with a top-level name: what a
+# functional mailbox (post@kommune.no) looks like; quoted local parts and address literals
+# are refused rather than sent to.
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def mailbox_address(address: str) -> str:
+    """The address, lower-cased in its domain, if it is a plain mailbox address; InvalidAddress
+    naming what is wrong otherwise (never echoing the address: it may name a person)."""
+    if len(address) > MAX_ADDRESS_LENGTH:
+        raise InvalidAddress(
+            f"the address is longer than {MAX_ADDRESS_LENGTH} characters", code="too_long"
+        )
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        raise InvalidAddress("the address must be a mailbox@domain", code="malformed")
+    if len(local) > 64 or not _LOCAL.match(local):
+        raise InvalidAddress("the part before @ is not a plain mailbox name", code="local_part")
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        raise InvalidAddress("the domain is not a domain name", code="domain")
+    if labels[-1].isdigit():
+        raise InvalidAddress("the domain is not a domain name", code="domain")
+    return f"{local}@{domain.lower()}"

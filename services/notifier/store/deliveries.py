@@ -42,9 +42,10 @@ class Claimed:
 
     delivery: Delivery
     lease_token: uuid.UUID
-    url: str
-    sealed_secret: bytes
-    body: str
+    body: str  # the CloudEvent in structured JSON mode
+    url: str | None = None  # a webhook's
+    sealed_secret: bytes | None = None  # a webhook's
+    address: str | None = None  # an e-mail's
 
 
 @dataclass(frozen=True)
@@ -106,9 +107,10 @@ async def due(
     busy: Collection[SubscriptionId],
     per_subscription: int,
     limit: int,
+    channels: Collection[Channel],
 ) -> list[tuple[DeliveryId, SubscriptionId]]:
-    """Candidates for the next attempts: due, unclaimed, of live unpaused subscriptions not in
-    `busy`, at most `per_subscription` of each, earliest first."""
+    """Candidates for the next attempts: due, unclaimed, through one of `channels`, of live
+    unpaused subscriptions not in `busy`, at most `per_subscription` of each, earliest first."""
     rows = await connection.fetch(
         """WITH candidates AS (
                SELECT d.delivery_id, d.subscription_id, d.next_attempt_at,
@@ -117,7 +119,7 @@ async def due(
                FROM deliveries d JOIN subscriptions s USING (subscription_id)
                WHERE d.status = 'pending' AND d.next_attempt_at <= $1
                  AND (d.lease_until IS NULL OR d.lease_until < $1)
-                 AND d.channel = 'webhook'
+                 AND d.channel = ANY($5::text[])
                  AND NOT s.paused AND s.deleted_at IS NULL
                  AND NOT (d.subscription_id = ANY($2::uuid[]))
            )
@@ -127,6 +129,7 @@ async def due(
         list(busy),
         per_subscription,
         limit,
+        [channel.value for channel in channels],
     )
     return [
         (DeliveryId(row["delivery_id"]), SubscriptionId(row["subscription_id"])) for row in rows
@@ -152,8 +155,9 @@ async def claim(
                         AND (lease_until IS NULL OR lease_until < $2)
                       FOR UPDATE SKIP LOCKED)
               AND s.subscription_id = d.subscription_id AND e.event_id = d.event_id
-              AND s.deleted_at IS NULL AND s.url IS NOT NULL
-            RETURNING {_COLUMNS}, d.lease_token, s.url, s.secret_ciphertext, e.body""",  # noqa: S608
+              AND s.deleted_at IS NULL
+            RETURNING {_COLUMNS}, d.lease_token, s.url, s.secret_ciphertext, s.address,
+                      e.body""",  # noqa: S608
         list(delivery_ids),
         now,
         lease_until,
@@ -162,9 +166,10 @@ async def claim(
         Claimed(
             delivery=_delivery(row),
             lease_token=row["lease_token"],
+            body=row["body"],
             url=row["url"],
             sealed_secret=row["secret_ciphertext"],
-            body=row["body"],
+            address=row["address"],
         )
         for row in rows
     ]

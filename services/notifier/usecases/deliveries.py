@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from schemas.envelope import CloudEvent
 from schemas.ids import DeliveryId, OrganisationId, SubscriptionId
+from schemas.notifications import Channel
 from schemas.topics import NOTIFICATION
 from services.notifier.domain.deliveries import AttemptResult, Delivery, DeliveryStatus, RetryPolicy
 from services.notifier.store import deliveries
@@ -28,14 +29,20 @@ async def claim_due(
     per_subscription: int,
     free: int,
     lease_s: float,
+    channels: Collection[Channel],
 ) -> list[Claimed]:
-    """Claims up to `free` due deliveries, never more than `per_subscription` in flight for
-    one subscription (counting those in `in_flight`)."""
+    """Claims up to `free` due deliveries through `channels`, never more than
+    `per_subscription` in flight for one subscription (counting those in `in_flight`)."""
     busy: Collection[SubscriptionId] = [
         subscription for subscription, count in in_flight.items() if count >= per_subscription
     ]
     candidates = await deliveries.due(
-        connection, now=now, busy=busy, per_subscription=per_subscription, limit=free * 4
+        connection,
+        now=now,
+        busy=busy,
+        per_subscription=per_subscription,
+        limit=free * 4,
+        channels=channels,
     )
     taken: dict[SubscriptionId, int] = {}
     chosen: list[DeliveryId] = []

@@ -1,6 +1,7 @@
-"""Turning a consumed domain event into deliveries: route it to the organisations it
-concerns, and give each of their live subscriptions that wants its type one pending delivery.
-Runs in the consumer's inbox transaction, so a redelivered record adds nothing."""
+"""Turning a consumed domain event into notifications: route it to the organisations it
+concerns, put it in each one's in-app inbox (subscriptions or not), and give each of their
+live subscriptions that wants its type one pending delivery. Runs in the consumer's inbox
+transaction, so a redelivered record adds nothing."""
 
 import datetime as dt
 import json
@@ -10,8 +11,10 @@ from schemas.ids import EventId
 from schemas.notifications import Channel
 from services.notifier.domain import routing
 from services.notifier.domain.deliveries import Delivery, DeliveryStatus, delivery_id_for
+from services.notifier.domain.inbox import InboxNotification, notification_id_for
+from services.notifier.domain.messages import referral_of
 from services.notifier.domain.subscriptions import SubscriptionKind
-from services.notifier.store import deliveries, subscriptions
+from services.notifier.store import deliveries, inbox, subscriptions
 from services.notifier.store import routing as routing_store
 from services.plumbing.database import Connection
 
@@ -29,11 +32,28 @@ def structured_body(event: CloudEvent) -> str:
 async def notify(
     connection: Connection, data: EventData, event: CloudEvent, now: dt.datetime
 ) -> int:
-    """Makes the event's deliveries; how many were made."""
+    """Puts the event in the inboxes of the organisations it concerns and makes its
+    deliveries; how many deliveries were made."""
     made = 0
     if routing.is_notified(data):
         known = await routing_store.load(connection, routing.lookups(data))
         organisations = routing.recipients(data, known)
+        referral_id = referral_of(data)
+        await inbox.add_all(
+            connection,
+            [
+                InboxNotification(
+                    notification_id=notification_id_for(event.id, organisation),
+                    organisation_id=organisation,
+                    event_id=EventId(event.id),
+                    event_type=event.type,
+                    referral_id=referral_id,
+                    occurred_at=event.time,
+                    received_at=now,
+                )
+                for organisation in sorted(organisations)
+            ],
+        )
         wanting = await subscriptions.wanting(connection, organisations, event.type)
         if wanting:
             await deliveries.save_event(

@@ -1,5 +1,6 @@
-"""Subscriptions: made (target checked after DNS resolution, secret made and sealed), read,
-listed, paused, resumed and deleted, always within the caller's organisation."""
+"""Subscriptions: made (a webhook's target checked after DNS resolution, its secret made and
+sealed; an e-mail's address checked), read, listed, paused, resumed and deleted, always
+within the caller's organisation."""
 
 import datetime as dt
 import os
@@ -8,12 +9,13 @@ from dataclasses import dataclass
 
 from schemas.ids import ActorId, OrganisationId, SubscriptionId
 from services.notifier.delivery.webhooks import Resolve
-from services.notifier.domain.errors import UnsafeTarget
+from services.notifier.domain.errors import EmailNotConfigured, UnsafeTarget
 from services.notifier.domain.subscriptions import (
     SECRET_BYTES,
     Subscription,
     SubscriptionKind,
     event_types_wanted,
+    mailbox_address,
     signing_secret,
 )
 from services.notifier.domain.targets import WebhookUrl, check_addresses, check_url
@@ -33,8 +35,8 @@ class TargetRules:
 @dataclass(frozen=True)
 class Created:
     subscription: Subscription
-    # Shown once, in the answer to the creation; stored only sealed.
-    secret: str
+    # A webhook's: shown once, in the answer to the creation; stored only sealed.
+    secret: str | None
 
 
 async def check_target(url: str, rules: TargetRules) -> WebhookUrl:
@@ -79,6 +81,35 @@ async def create_webhook(
         created_by=actor_id,
     )
     return Created(subscription, secret)
+
+
+async def create_email(
+    connection: Connection,
+    *,
+    organisation_id: OrganisationId,
+    actor_id: ActorId,
+    address: str,
+    event_types: list[str],
+    email_enabled: bool,
+    now: dt.datetime,
+) -> Created:
+    """An e-mail subscription to a functional address; EmailNotConfigured when this service
+    has no SMTP server to send through."""
+    if not email_enabled:
+        raise EmailNotConfigured()
+    subscription = Subscription(
+        subscription_id=SubscriptionId(uuid.uuid4()),
+        organisation_id=organisation_id,
+        kind=SubscriptionKind.EMAIL,
+        url=None,
+        address=mailbox_address(address),
+        event_types=event_types_wanted(event_types),
+        paused=False,
+        created_at=now,
+        updated_at=now,
+    )
+    await subscriptions.add(connection, subscription, sealed_secret=None, created_by=actor_id)
+    return Created(subscription, None)
 
 
 async def secret_again(

@@ -16,6 +16,7 @@ from schemas.envelope import CloudEvent
 from schemas.examples import example_of
 from schemas.ids import ActorId, OrganisationId
 from schemas.referrals import ReferralSubmittedV1
+from services.notifier.delivery.channels import ChannelSender, WebhookChannel
 from services.notifier.delivery.webhooks import SenderSettings, WebhookSender
 from services.notifier.delivery.worker import DeliveryWorker, WorkerSettings
 from services.notifier.domain.deliveries import RetryPolicy
@@ -70,7 +71,28 @@ async def subscribe(
             box=BOX,
             now=dt.datetime.now(dt.UTC),
         )
+    assert created.secret is not None
     return created.subscription.subscription_id, created.secret
+
+
+async def subscribe_email(
+    pool: asyncpg.Pool,
+    organisation: uuid.UUID,
+    address: str,
+    types: tuple[str, ...] = (ReferralSubmittedV1.ce_type,),
+) -> uuid.UUID:
+    """An e-mail subscription of the organisation: its id."""
+    async with pool.acquire() as connection:
+        created = await subscriptions.create_email(
+            connection,
+            organisation_id=OrganisationId(organisation),
+            actor_id=ActorId(uuid.uuid4()),
+            address=address,
+            event_types=list(types),
+            email_enabled=True,
+            now=dt.datetime.now(dt.UTC),
+        )
+    return created.subscription.subscription_id
 
 
 def submitted(sender: uuid.UUID, receiver: uuid.UUID) -> CloudEvent:
@@ -97,13 +119,18 @@ async def running_worker(
     per_subscription: int = 4,
     max_in_flight: int = 64,
     timeout_s: float = 5.0,
+    also: tuple[ChannelSender, ...] = (),
 ) -> AsyncIterator[DeliveryWorker]:
-    worker = DeliveryWorker(
-        pool,
+    """A worker with quick retries: webhooks, and the channels in `also`."""
+    webhooks = WebhookChannel(
         WebhookSender(
             SenderSettings(production=False, allow_private=allow_private, timeout_s=timeout_s)
         ),
         BOX,
+    )
+    worker = DeliveryWorker(
+        pool,
+        [webhooks, *also],
         policy,
         WorkerSettings(
             max_in_flight=max_in_flight, per_subscription=per_subscription, poll_s=0.05, lease_s=30
