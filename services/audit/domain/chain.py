@@ -160,6 +160,16 @@ class ChainVerifier:
         self.expected_sequence += 1
         return True
 
+    def held(self, last_sequence: int, last_hash: bytes) -> None:
+        """The rows from the next expected one to `last_sequence` were found to hold
+        elsewhere (hashed by the database, see store/log.py); go on after them."""
+        if self.failed or last_sequence < self.expected_sequence:
+            return
+        self.verified_rows += last_sequence - self.expected_sequence + 1
+        self.last_good = last_sequence
+        self.previous_hash = last_hash
+        self.expected_sequence = last_sequence + 1
+
     def check_head(self, head_sequence: int, head_hash: bytes | None) -> None:
         """After the last row: the log must end exactly at its recorded head (a row deleted at
         the end leaves no gap, but the head still names it)."""

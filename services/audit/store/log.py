@@ -121,6 +121,86 @@ async def row_hash_at(connection: Connection, sequence: int) -> bytes | None:
     return found
 
 
+# The canonical form of a row (services/audit/domain/chain.py, row_hash) written in SQL, so
+# that PostgreSQL can hash millions of rows where they are instead of sending them to Python.
+# It is a fast filter only: a row it finds suspect is checked again in Python, whose
+# row_hash is the definition (e.g. RFC 8785 orders keys by UTF-16 units, "C" by code points;
+# they differ only for characters beyond U+FFFF in a dead-letter header's name). It cannot
+# pass a changed row: for the hash to match, its text must be the very JSON that was
+# hashed, and that JSON says what every column was.
+_UTC_INSTANT = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
+_CANONICAL_ROW = f"""
+    '{{"dead_letter":' || CASE WHEN l.dead_letter IS NULL THEN 'null' ELSE coalesce(
+        (SELECT '{{' || string_agg(to_json(d.key)::text || ':' || to_json(d.value)::text, ','
+                                  ORDER BY d.key COLLATE "C") || '}}'
+         FROM jsonb_each_text(l.dead_letter) AS d), '{{}}') END
+    || ',"entry_id":"' || l.entry_id::text
+    || '","event_id":' || coalesce('"' || l.event_id::text || '"', 'null')
+    || ',"event_time":' || coalesce(
+        '"' || to_char(l.event_time AT TIME ZONE 'UTC', {_UTC_INSTANT}) || '"', 'null')
+    || ',"organisation_ids":[' || CASE WHEN cardinality(l.organisation_ids) = 0 THEN ''
+        ELSE '"' || array_to_string(l.organisation_ids, '","') || '"' END || ']'
+    || ',"payload_hash":"' || encode(l.payload_hash, 'hex')
+    || '","previous_hash":"' || encode(l.previous_hash, 'hex')
+    || '","recorded_at":"' || to_char(l.recorded_at AT TIME ZONE 'UTC', {_UTC_INSTANT})
+    || '","sequence":' || l.sequence::text
+    || ',"source_topic":' || to_json(l.source_topic)::text
+    || ',"subject_id":' || coalesce('"' || l.subject_id::text || '"', 'null')
+    || ',"type":' || coalesce(to_json(l.type)::text, 'null')
+    || '}}'"""  # noqa: S608 (fixed SQL)
+
+
+@dataclass(frozen=True)
+class Walked:
+    """What PostgreSQL found walking a stretch of the chain."""
+
+    # The first row that may not hold (PostgreSQL's hash of it differs, or it is not linked
+    # to the row before it, or its payload is not what was hashed); None: every row holds.
+    suspect: int | None
+    # The last row before the suspect (or of the stretch) and its hash: every row from the
+    # first up to it holds. None when there is none.
+    held_until: int | None
+    held_hash: bytes | None
+
+
+async def walk(
+    connection: Connection, *, first: int, last: int | None, previous_hash: bytes
+) -> Walked:
+    """Check the rows from `first` to `last` (the end when None) in the database: each in
+    sequence after the one before (the first right after `first` - 1, whose row hash is
+    `previous_hash`), its payload's hash, its own hash."""
+    found = await connection.fetchrow(
+        f"""SELECT min(sequence) FILTER (WHERE suspect) AS suspect, max(sequence) AS last
+            FROM (
+                SELECT l.sequence,
+                       l.sequence <> coalesce(lag(l.sequence) OVER w, $1 - 1) + 1
+                       OR l.previous_hash <> coalesce(lag(l.row_hash) OVER w, $3)
+                       OR (l.payload IS NOT NULL AND sha256(l.payload) <> l.payload_hash)
+                       OR sha256(convert_to({_CANONICAL_ROW}, 'UTF8')) <> l.row_hash
+                           AS suspect
+                FROM audit_log l
+                WHERE l.sequence >= $1 AND ($2::bigint IS NULL OR l.sequence <= $2)
+                WINDOW w AS (ORDER BY l.sequence)
+            ) AS walked""",  # noqa: S608 (fixed SQL)
+        first,
+        last,
+        previous_hash,
+    )
+    assert found is not None
+    end = found["last"] if found["suspect"] is None else found["suspect"] - 1
+    held = None
+    if end is not None:
+        held = await connection.fetchrow(
+            """SELECT sequence, row_hash FROM audit_log WHERE sequence BETWEEN $1 AND $2
+               ORDER BY sequence DESC LIMIT 1""",
+            first,
+            end,
+        )
+    if held is None:
+        return Walked(found["suspect"], None, None)
+    return Walked(found["suspect"], held["sequence"], bytes(held["row_hash"]))
+
+
 async def rows_between(
     connection: Connection, *, first: int, last: int | None, prefetch: int = 2000
 ) -> AsyncIterator[ChainRow]:
