@@ -5,8 +5,10 @@ A batch of records is handled in one database transaction:
   model; what fails goes to the dead-letter topic with the reason;
 - one statement writes the inbox rows (consumer group, event id) of the batch; an event whose
   row was there already was handled before and is skipped;
-- the handlers run; if one fails, the transaction is rolled back and the batch done again with
-  each handler in a savepoint, up to `attempts` times; an event whose handler keeps failing
+- the handlers run (or, when the consumer has one, a batch handler runs once over all the new
+  events, for handlers whose work is cheaper in bulk); if one fails, the transaction is
+  rolled back and the batch done again with each event's handler in a savepoint, up to
+  `attempts` times; an event whose handler keeps failing
   goes to the dead-letter topic and the inbox says so. A handler that raises `Unprocessable`
   says that trying again cannot help: that event goes to the dead-letter topic at once.
 The offsets move (FastStream acknowledges the batch) only after the transaction committed;
@@ -30,6 +32,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 
 from schemas.dead_letters import DeadLetterReason as Reason
 from schemas.envelope import CloudEvent, EventData
@@ -44,6 +47,9 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 Handler = Callable[[Connection, EventData, CloudEvent], Awaitable[None]]
+# Does for a batch's new events, in their order, what Handler does for each: the same effects
+# as calling Handler on each in turn (the careful path, one savepoint per event, calls that).
+BatchHandler = Callable[[Connection, Sequence[tuple[EventData, CloudEvent]]], Awaitable[None]]
 Parse = Callable[[CloudEvent], EventData]
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
@@ -74,6 +80,7 @@ class ConsumerSpec:
     # Raises UnknownEventType or SchemaViolation; by default every type of the contract.
     parse: Parse = parse_any
     attempts: int = 3
+    batch_handler: BatchHandler | None = None
 
 
 class _HandlerFailed(Exception):
@@ -108,6 +115,7 @@ class EventConsumer:
     parse: Parse
     dead_letters: DeadLetterPublisher
     attempts: int = 3
+    batch_handler: BatchHandler | None = None
     retry_pause_s: float = 0.05
     infrastructure_pause_s: float = 1.0
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
@@ -178,32 +186,38 @@ class EventConsumer:
                 ids,
             )
         }
+        new: list[tuple[Record, CloudEvent, EventData]] = []
         for record, event, data in events:
             if event.id not in fresh:
                 result.duplicates += 1
                 continue
             fresh.discard(event.id)  # the same event twice in one batch counts once
-            with self._span(record, event):
-                if careful:
+            new.append((record, event, data))
+        if careful:
+            for record, event, data in new:
+                with self._span(record, event):
                     await self._handle_carefully(connection, record, event, data, result)
-                else:
-                    try:
+            return result
+        try:
+            if self.batch_handler is not None and new:
+                with self._batch_span(new):
+                    await self.batch_handler(connection, [(data, event) for _, event, data in new])
+            else:
+                for record, event, data in new:
+                    with self._span(record, event):
                         await self.handler(connection, data, event)
-                    except INFRASTRUCTURE_ERRORS:
-                        raise
-                    except Exception as error:
-                        raise _HandlerFailed from error
-                    result.handled += 1
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception as error:
+            raise _HandlerFailed from error
+        result.handled += len(new)
         return result
 
     def _span(self, record: Record, event: CloudEvent) -> "AbstractContextManager[trace.Span]":
         """The consume span, a child of the event's create span (W3C trace context)."""
-        context = propagate.extract(
-            {name: value.decode(errors="replace") for name, value in record.headers}
-        )
         return tracer.start_as_current_span(
             f"{record.topic} process",
-            context=context,
+            context=_trace_context(record),
             kind=trace.SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "kafka",
@@ -212,6 +226,29 @@ class EventConsumer:
                 "messaging.consumer.group.name": self.group,
                 "messaging.message.id": str(event.id),
                 "messaging.kafka.offset": record.offset,
+            },
+        )
+
+    def _batch_span(
+        self, new: list[tuple[Record, CloudEvent, EventData]]
+    ) -> "AbstractContextManager[trace.Span]":
+        """One process span for a batch handled at once, linked to each event's create span
+        (the OpenTelemetry messaging conventions for batches)."""
+        creators = [
+            trace.get_current_span(_trace_context(record)).get_span_context()
+            for record, _, _ in new
+        ]
+        links = [trace.Link(creator) for creator in creators if creator.is_valid]
+        return tracer.start_as_current_span(
+            f"{self.topic} process",
+            kind=trace.SpanKind.CONSUMER,
+            links=links,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": self.topic,
+                "messaging.consumer.group.name": self.group,
+                "messaging.batch.message_count": len(new),
             },
         )
 
@@ -324,6 +361,13 @@ class EventConsumer:
             # the handler runs, and the batch would come again for ever.
             decoder=_undecoded,
         )(consume)
+
+
+def _trace_context(record: Record) -> Context:
+    """The trace context the record's headers carry (W3C traceparent)."""
+    return propagate.extract(
+        {name: value.decode(errors="replace") for name, value in record.headers}
+    )
 
 
 async def _undecoded(message: StreamMessage[Any]) -> None:

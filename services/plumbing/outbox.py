@@ -23,6 +23,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -50,32 +51,35 @@ class _Marking:
 
 async def enqueue(connection: Connection, event: CloudEvent, topic: str) -> None:
     """Write `event` to the outbox as part of the caller's open transaction."""
+    await enqueue_all(connection, [event], topic)
+
+
+async def enqueue_all(connection: Connection, events: Sequence[CloudEvent], topic: str) -> None:
+    """Write `events`, in order, to the outbox as part of the caller's open transaction (one
+    round trip for them all)."""
     if not connection.is_in_transaction():
         raise RuntimeError("enqueue needs the transaction of the change the event describes")
-    # The event's "create" span is saved with the row (W3C trace context headers), so whoever
-    # consumes it continues the trace of the change that caused it.
-    carrier: dict[str, str] = {}
-    with tracer.start_as_current_span(
-        f"{topic} create",
-        kind=trace.SpanKind.PRODUCER,
-        attributes={
-            "messaging.system": "kafka",
-            "messaging.operation.type": "create",
-            "messaging.destination.name": topic,
-            "messaging.message.id": str(event.id),
-        },
-    ):
-        propagate.inject(carrier)
-    record = to_record(event)
-    headers = {name: value.decode() for name, value in record.headers} | carrier
-    await connection.execute(
-        "SELECT outbox_enqueue($1, $2, $3, $4::jsonb, $5)",
-        event.id,
-        topic,
-        event.partition_key,
-        json.dumps(headers),
-        record.value,
-    )
+    rows = []
+    for event in events:
+        # The event's "create" span is saved with the row (W3C trace context headers), so
+        # whoever consumes it continues the trace of the change that caused it.
+        carrier: dict[str, str] = {}
+        with tracer.start_as_current_span(
+            f"{topic} create",
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "create",
+                "messaging.destination.name": topic,
+                "messaging.message.id": str(event.id),
+            },
+        ):
+            propagate.inject(carrier)
+        record = to_record(event)
+        headers = {name: value.decode() for name, value in record.headers} | carrier
+        rows.append((event.id, topic, event.partition_key, json.dumps(headers), record.value))
+    if rows:
+        await connection.executemany("SELECT outbox_enqueue($1, $2, $3, $4::jsonb, $5)", rows)
 
 
 @dataclass(frozen=True)

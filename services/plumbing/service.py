@@ -103,6 +103,7 @@ class ServiceConsumers:
                 parse=spec.parse,
                 dead_letters=self.dead_letters,
                 attempts=spec.attempts,
+                batch_handler=spec.batch_handler,
             )
             for spec in specs
         ]

@@ -19,7 +19,7 @@ from schemas.topics import (
     PERSON,
 )
 from services.audit.consumers.dead_letters import DeadLetterConsumer
-from services.audit.consumers.events import handle_event
+from services.audit.consumers.events import handle_event, handle_events
 from services.plumbing.consumer import ConsumerSpec
 from services.plumbing.dead_letters import dead_letter_topic
 
@@ -56,6 +56,9 @@ def audit_consumers(topics: AuditTopics | None = None) -> tuple[ConsumerSpec, ..
             group=group_of(topic),
             handler=functools.partial(
                 handle_event, topic=topic, clock=_now, deadline_topic=topics.deadlines
+            ),
+            batch_handler=functools.partial(
+                handle_events, topic=topic, clock=_now, deadline_topic=topics.deadlines
             ),
         )
         for topic in topics.domain

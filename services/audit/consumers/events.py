@@ -1,11 +1,12 @@
-"""The handler of every domain topic: each event becomes a row of the audit log."""
+"""The handlers of every domain topic: each event becomes a row of the audit log (a batch's
+events all at once, or one at a time when the consumer retries them one by one)."""
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from schemas.envelope import CloudEvent, EventData
 from schemas.topics import DEADLINE
-from services.audit.usecases.ingest import record_event
+from services.audit.usecases.ingest import record_event, record_events
 from services.plumbing.database import Connection
 
 
@@ -23,3 +24,15 @@ async def handle_event(
     await record_event(
         connection, data, event, topic=topic, now=clock(), deadline_topic=deadline_topic
     )
+
+
+async def handle_events(
+    connection: Connection,
+    events: Sequence[tuple[EventData, CloudEvent]],
+    *,
+    topic: str,
+    clock: Callable[[], dt.datetime],
+    deadline_topic: str = DEADLINE.name,
+) -> None:
+    """A plumbing BatchHandler: what `handle_event` does for each, for them all at once."""
+    await record_events(connection, events, topic=topic, now=clock(), deadline_topic=deadline_topic)

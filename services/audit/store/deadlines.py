@@ -3,11 +3,13 @@ it is raised (see migration 0004_deadlines.sql)."""
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 
 import asyncpg
 
 from schemas.deadlines import DeadlineKind
+from schemas.directory import ServiceLevels
 from schemas.ids import AgreementId, OrganisationId, ReferralId, SubjectId
 from services.audit.domain.deadlines import Deadline
 from services.plumbing.database import Connection
@@ -40,45 +42,6 @@ def _deadline(row: asyncpg.Record) -> Deadline:
 async def migrated(connection: Connection) -> bool:
     """Whether the deadlines table exists yet (the scanner starts before the migrations)."""
     return bool(await connection.fetchval("SELECT to_regclass('deadlines') IS NOT NULL"))
-
-
-async def follow(
-    connection: Connection, referral_id: ReferralId, agreement_id: AgreementId, version: int
-) -> None:
-    """The referral is under this agreement version from now on."""
-    await connection.execute(
-        """INSERT INTO deadline_referrals (referral_id, agreement_id, agreement_version)
-           VALUES ($1, $2, $3)
-           ON CONFLICT (referral_id) DO UPDATE
-               SET agreement_id = EXCLUDED.agreement_id,
-                   agreement_version = EXCLUDED.agreement_version""",
-        referral_id,
-        agreement_id,
-        version,
-    )
-
-
-async def agreement_of(
-    connection: Connection, referral_id: ReferralId
-) -> tuple[AgreementId, int] | None:
-    """The agreement version the referral is under; None for a referral not followed."""
-    row = await connection.fetchrow(
-        "SELECT agreement_id, agreement_version FROM deadline_referrals WHERE referral_id = $1",
-        referral_id,
-    )
-    return None if row is None else (AgreementId(row["agreement_id"]), row["agreement_version"])
-
-
-async def lock_unended(connection: Connection, referral_id: ReferralId) -> list[Deadline]:
-    """The referral's deadlines not met nor closed, locked until the transaction ends."""
-    rows = await connection.fetch(
-        f"""SELECT {_COLUMNS} FROM deadlines
-            WHERE referral_id = $1 AND met_at IS NULL AND closed_at IS NULL
-            ORDER BY kind, occurrence
-            FOR UPDATE""",  # noqa: S608 (a fixed column list)
-        referral_id,
-    )
-    return [_deadline(row) for row in rows]
 
 
 async def lock_pending(
@@ -118,39 +81,6 @@ async def lock_watched(
     return [_deadline(row) for row in rows]
 
 
-async def add(connection: Connection, deadline: Deadline) -> Deadline:
-    """Open the next occurrence of the deadline's kind for its referral (the `occurrence` of
-    `deadline` is replaced); returns it as added. Steps of one referral are handled one at a
-    time (the audit log's head is locked by each), and the unique key refuses a second one."""
-    occurrence: int = await connection.fetchval(
-        """SELECT coalesce(max(occurrence), 0) + 1 FROM deadlines
-           WHERE referral_id = $1 AND kind = $2""",
-        deadline.referral_id,
-        deadline.kind.value,
-    )
-    added = replace(deadline, occurrence=occurrence)
-    await connection.execute(
-        f"""INSERT INTO deadlines (deadline_id, {_COLUMNS})
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)""",  # noqa: S608 (a fixed column list)
-        added.deadline_id,
-        added.referral_id,
-        added.kind.value,
-        added.occurrence,
-        added.subject_id,
-        added.organisation_id,
-        added.agreement_id,
-        added.agreement_version,
-        added.starts_at,
-        added.due_at,
-        added.met_at,
-        added.closed_at,
-        added.approaching_raised_at,
-        added.missed_raised_at,
-        added.met_raised_at,
-    )
-    return added
-
-
 async def save(connection: Connection, deadline: Deadline) -> None:
     """Write what changed of a deadline read (and locked) in this transaction."""
     await connection.execute(
@@ -159,6 +89,175 @@ async def save(connection: Connection, deadline: Deadline) -> None:
                missed_raised_at = $6, met_raised_at = $7
            WHERE deadline_id = $1""",
         deadline.deadline_id,
+        deadline.due_at,
+        deadline.met_at,
+        deadline.closed_at,
+        deadline.approaching_raised_at,
+        deadline.missed_raised_at,
+        deadline.met_raised_at,
+    )
+
+
+@dataclass
+class DeadlineBook:
+    """The deadlines of a batch of referrals, read at once (their unended ones locked), changed
+    in memory step by step, and written back at once: a few round trips for a whole batch of
+    referral events instead of a few for each."""
+
+    agreements: dict[ReferralId, tuple[AgreementId, int]]
+    # Each referral's unended deadlines, by kind and occurrence, as they are now.
+    unended: dict[ReferralId, list[Deadline]]
+    # The last occurrence of each kind of each referral's deadlines, ended ones included.
+    occurrences: dict[tuple[ReferralId, DeadlineKind], int]
+    levels: dict[tuple[AgreementId, int], ServiceLevels]
+    followed: dict[ReferralId, tuple[AgreementId, int]] = field(default_factory=dict)
+    opened: dict[uuid.UUID, Deadline] = field(default_factory=dict)
+    changed: dict[uuid.UUID, Deadline] = field(default_factory=dict)
+
+    @classmethod
+    async def load(
+        cls,
+        connection: Connection,
+        referrals: Collection[ReferralId],
+        agreements: Collection[tuple[AgreementId, int]] = (),
+    ) -> "DeadlineBook":
+        """The referrals' deadlines (unended ones locked until the transaction ends) and
+        agreements, and the service levels of those agreements and of `agreements`."""
+        ids = sorted(set(referrals))
+        followed = {
+            ReferralId(row["referral_id"]): (
+                AgreementId(row["agreement_id"]),
+                row["agreement_version"],
+            )
+            for row in await connection.fetch(
+                """SELECT referral_id, agreement_id, agreement_version FROM deadline_referrals
+                   WHERE referral_id = ANY($1::uuid[])""",
+                ids,
+            )
+        }
+        unended: dict[ReferralId, list[Deadline]] = {}
+        for row in await connection.fetch(
+            f"""SELECT {_COLUMNS} FROM deadlines
+                WHERE referral_id = ANY($1::uuid[]) AND met_at IS NULL AND closed_at IS NULL
+                ORDER BY referral_id, kind, occurrence
+                FOR UPDATE""",  # noqa: S608 (a fixed column list)
+            ids,
+        ):
+            deadline = _deadline(row)
+            unended.setdefault(deadline.referral_id, []).append(deadline)
+        occurrences = {
+            (ReferralId(row["referral_id"]), DeadlineKind(row["kind"])): row["last"]
+            for row in await connection.fetch(
+                """SELECT referral_id, kind, max(occurrence) AS last FROM deadlines
+                   WHERE referral_id = ANY($1::uuid[]) GROUP BY referral_id, kind""",
+                ids,
+            )
+        }
+        wanted = sorted(set(followed.values()) | set(agreements))
+        levels = {
+            (AgreementId(row["agreement_id"]), row["version"]): ServiceLevels.model_validate_json(
+                row["service_levels"]
+            )
+            for row in await connection.fetch(
+                """SELECT v.agreement_id, v.version, v.service_levels::text AS service_levels
+                   FROM directory_agreement_versions v
+                   JOIN unnest($1::uuid[], $2::int[]) AS w(agreement_id, version)
+                     USING (agreement_id, version)""",
+                [agreement for agreement, _ in wanted],
+                [version for _, version in wanted],
+            )
+        }
+        return cls(followed, unended, occurrences, levels)
+
+    def follow(self, referral_id: ReferralId, agreement: tuple[AgreementId, int]) -> None:
+        """The referral is under this agreement version from now on."""
+        self.agreements[referral_id] = agreement
+        self.followed[referral_id] = agreement
+
+    def unended_of(self, referral_id: ReferralId) -> list[Deadline]:
+        return list(self.unended.get(referral_id, ()))
+
+    def update(self, deadline: Deadline) -> None:
+        """A deadline of the book, changed."""
+        kept = self.unended.get(deadline.referral_id, [])
+        at = next(i for i, d in enumerate(kept) if d.deadline_id == deadline.deadline_id)
+        if deadline.ended_at is None:
+            kept[at] = deadline
+        else:
+            del kept[at]
+        if deadline.deadline_id in self.opened:
+            self.opened[deadline.deadline_id] = deadline
+        else:
+            self.changed[deadline.deadline_id] = deadline
+
+    def open(self, deadline: Deadline) -> Deadline:
+        """Open the next occurrence of the deadline's kind for its referral (the `occurrence`
+        of `deadline` is replaced); returns it as opened."""
+        key = (deadline.referral_id, deadline.kind)
+        occurrence = self.occurrences.get(key, 0) + 1
+        self.occurrences[key] = occurrence
+        opened = replace(deadline, occurrence=occurrence)
+        self.opened[opened.deadline_id] = opened
+        self.unended.setdefault(opened.referral_id, []).append(opened)
+        return opened
+
+    async def write(self, connection: Connection) -> None:
+        """Write what the steps changed: agreements followed, deadlines opened and changed."""
+        if self.followed:
+            await connection.execute(
+                """INSERT INTO deadline_referrals (referral_id, agreement_id, agreement_version)
+                   SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[])
+                   ON CONFLICT (referral_id) DO UPDATE
+                       SET agreement_id = EXCLUDED.agreement_id,
+                           agreement_version = EXCLUDED.agreement_version""",
+                list(self.followed),
+                [agreement for agreement, _ in self.followed.values()],
+                [version for _, version in self.followed.values()],
+            )
+        if self.opened:
+            await connection.copy_records_to_table(
+                "deadlines",
+                columns=["deadline_id", *(c.strip() for c in _COLUMNS.split(","))],
+                records=[_values(d) for d in self.opened.values()],
+            )
+        if self.changed:
+            rows = list(self.changed.values())
+            await connection.execute(
+                """UPDATE deadlines d
+                   SET due_at = u.due_at, met_at = u.met_at, closed_at = u.closed_at,
+                       approaching_raised_at = u.approaching_raised_at,
+                       missed_raised_at = u.missed_raised_at, met_raised_at = u.met_raised_at
+                   FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[],
+                               $4::timestamptz[], $5::timestamptz[], $6::timestamptz[],
+                               $7::timestamptz[])
+                       AS u(deadline_id, due_at, met_at, closed_at, approaching_raised_at,
+                            missed_raised_at, met_raised_at)
+                   WHERE d.deadline_id = u.deadline_id""",
+                [d.deadline_id for d in rows],
+                [d.due_at for d in rows],
+                [d.met_at for d in rows],
+                [d.closed_at for d in rows],
+                [d.approaching_raised_at for d in rows],
+                [d.missed_raised_at for d in rows],
+                [d.met_raised_at for d in rows],
+            )
+        self.followed.clear()
+        self.opened.clear()
+        self.changed.clear()
+
+
+def _values(deadline: Deadline) -> tuple[object, ...]:
+    """A deadline's values: its id, then those of _COLUMNS in their order."""
+    return (
+        deadline.deadline_id,
+        deadline.referral_id,
+        deadline.kind.value,
+        deadline.occurrence,
+        deadline.subject_id,
+        deadline.organisation_id,
+        deadline.agreement_id,
+        deadline.agreement_version,
+        deadline.starts_at,
         deadline.due_at,
         deadline.met_at,
         deadline.closed_at,

@@ -3,7 +3,7 @@ rows back in sequence order for verification and reading."""
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,71 @@ async def append(connection: Connection, entry: Entry) -> ChainRow | None:
     return row
 
 
+async def append_all(connection: Connection, entries: Sequence[Entry]) -> list[ChainRow | None]:
+    """Link `entries`, in order, after the head and write them, in the caller's transaction
+    (three round trips for them all); for each, its row, or None when an entry with its id
+    is in the log already (or earlier in `entries`).
+
+    The head is locked first, as `append` locks it; then no one else can write to the log
+    until this transaction ends, and what is logged already is known for certain."""
+    if not connection.is_in_transaction():
+        raise RuntimeError("appending to the audit log needs the caller's transaction")
+    if not entries:
+        return []
+    locked = await connection.fetchrow(
+        """SELECT sequence, row_hash,
+                  ARRAY(SELECT entry_id FROM audit_log WHERE entry_id = ANY($1::uuid[]))
+                      AS logged
+           FROM audit_chain_head FOR UPDATE""",
+        [entry.entry_id for entry in entries],
+    )
+    assert locked is not None, "the audit_chain_head row is created by the migration"
+    seen: set[uuid.UUID] = set(locked["logged"])
+    sequence, row_hash = locked["sequence"], locked["row_hash"]
+    linked: list[ChainRow | None] = []
+    for entry in entries:
+        if entry.entry_id in seen:
+            linked.append(None)
+            continue
+        seen.add(entry.entry_id)
+        row = link(entry, after_sequence=sequence, after_hash=row_hash)
+        sequence, row_hash = row.sequence, row.row_hash
+        linked.append(row)
+    written = [row for row in linked if row is not None]
+    if written:
+        await connection.copy_records_to_table(
+            "audit_log",
+            columns=[column.strip() for column in _COLUMNS.split(",")],
+            records=[_columns(row) for row in written],
+        )
+        await connection.execute(
+            "UPDATE audit_chain_head SET sequence = $1, row_hash = $2", sequence, row_hash
+        )
+    _LastHead.head = Head(sequence, row_hash)
+    return linked
+
+
+def _columns(row: ChainRow) -> tuple[Any, ...]:
+    """A row's values in the order of _COLUMNS."""
+    entry = row.entry
+    return (
+        row.sequence,
+        entry.entry_id,
+        entry.event_id,
+        entry.type,
+        entry.event_time,
+        entry.subject_id,
+        list(entry.organisation_ids),
+        entry.source_topic,
+        None if entry.dead_letter is None else json.dumps(dict(entry.dead_letter)),
+        entry.payload,
+        entry.payload_hash,
+        row.previous_hash,
+        row.row_hash,
+        entry.recorded_at,
+    )
+
+
 async def _append_after(
     connection: Connection, entry: Entry, after: Head
 ) -> tuple[bool, ChainRow | None]:
@@ -80,20 +145,7 @@ async def _append_after(
            )
            SELECT EXISTS (SELECT FROM head) AS matched,
                   (SELECT sequence FROM moved) AS appended""",  # noqa: S608 (fixed columns)
-        row.sequence,
-        entry.entry_id,
-        entry.event_id,
-        entry.type,
-        entry.event_time,
-        entry.subject_id,
-        list(entry.organisation_ids),
-        entry.source_topic,
-        None if entry.dead_letter is None else json.dumps(dict(entry.dead_letter)),
-        entry.payload,
-        entry.payload_hash,
-        row.previous_hash,
-        row.row_hash,
-        entry.recorded_at,
+        *_columns(row),
         after.sequence,
         after.row_hash,
     )

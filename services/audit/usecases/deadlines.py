@@ -8,7 +8,7 @@ event to the outbox and marks it raised: each is raised once, however many insta
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -29,7 +29,7 @@ from services.audit.domain.deadlines import (
     take_step,
     with_service_levels,
 )
-from services.audit.store import deadlines, directory
+from services.audit.store import deadlines
 from services.audit.store.deadlines import DeadlinePosition
 from services.audit.usecases.recording import SOURCE, county_of_caller
 from services.plumbing import outbox
@@ -38,6 +38,26 @@ from services.plumbing.database import Connection
 from services.plumbing.outbox import sleep_unless
 
 log = logging.getLogger(__name__)
+
+
+def _raise(
+    deadline: Deadline,
+    *,
+    now: dt.datetime,
+    approaching_working_days: int | None = None,
+    grace: dt.timedelta = dt.timedelta(0),
+) -> tuple[Deadline, list[CloudEvent]]:
+    """The deadline once what is due of it is raised, and the events that raise it."""
+    events = []
+    for notice in notices_due(
+        deadline, now=now, approaching_working_days=approaching_working_days, grace=grace
+    ):
+        data = notice_event(deadline, notice, now)
+        events.append(
+            CloudEvent.of(data, source=SOURCE, event_id=notice_id(deadline, notice), time=now)
+        )
+        deadline = raised(deadline, notice, now)
+    return deadline, events
 
 
 async def raise_due(
@@ -50,38 +70,46 @@ async def raise_due(
     grace: dt.timedelta = dt.timedelta(0),
 ) -> Deadline:
     """Raise what is due of a deadline locked in this transaction (not saved yet)."""
-    notices = notices_due(
+    deadline, events = _raise(
         deadline, now=now, approaching_working_days=approaching_working_days, grace=grace
     )
-    for notice in notices:
-        data = notice_event(deadline, notice, now)
-        event = CloudEvent.of(data, source=SOURCE, event_id=notice_id(deadline, notice), time=now)
-        await outbox.enqueue(connection, event, topic)
-        deadline = raised(deadline, notice, now)
+    await outbox.enqueue_all(connection, events, topic)
     return deadline
 
 
-async def take_referral_step(
-    connection: Connection, step: Step, *, topic: str, now: dt.datetime
+async def take_referral_steps(
+    connection: Connection, steps: Sequence[Step], *, topic: str, now: dt.datetime
 ) -> None:
-    """Meet, close and open the referral's deadlines as the step says, in the caller's
-    transaction. A step of a referral whose filing was never seen changes nothing."""
-    if step.agreement is not None:
-        await deadlines.follow(connection, step.referral_id, *step.agreement)
-    agreement = await deadlines.agreement_of(connection, step.referral_id)
-    if agreement is None:
-        log.info("referral %s: filing not seen; its deadlines are not followed", step.referral_id)
+    """Meet, close and open the referrals' deadlines as the steps say, in their order, in
+    the caller's transaction: the deadlines are read at once (locked), stepped in memory and
+    written at once. A step of a referral whose filing was never seen changes nothing."""
+    if not steps:
         return
-    for deadline in await deadlines.lock_unended(connection, step.referral_id):
-        stepped = take_step(deadline, step)
-        if stepped != deadline:
-            stepped = await raise_due(connection, stepped, topic=topic, now=now)
-            await deadlines.save(connection, stepped)
-    if not step.opens:
-        return
-    levels = await directory.service_levels_of(connection, *agreement)
-    for kind in step.opens:
-        await deadlines.add(connection, _opened(step, kind, agreement, levels))
+    book = await deadlines.DeadlineBook.load(
+        connection,
+        [step.referral_id for step in steps],
+        [step.agreement for step in steps if step.agreement is not None],
+    )
+    notices: list[CloudEvent] = []
+    for step in steps:
+        if step.agreement is not None:
+            book.follow(step.referral_id, step.agreement)
+        agreement = book.agreements.get(step.referral_id)
+        if agreement is None:
+            log.info(
+                "referral %s: filing not seen; its deadlines are not followed", step.referral_id
+            )
+            continue
+        for deadline in book.unended_of(step.referral_id):
+            stepped = take_step(deadline, step)
+            if stepped != deadline:
+                stepped, raising = _raise(stepped, now=now)
+                notices += raising
+                book.update(stepped)
+        for kind in step.opens:
+            book.open(_opened(step, kind, agreement, book.levels.get(agreement)))
+    await book.write(connection)
+    await outbox.enqueue_all(connection, notices, topic)
 
 
 def _opened(

@@ -3,6 +3,7 @@ and the events the audit service reads from (directory, access, referrals) updat
 and the referrals' deadlines, in the same transaction as the consumer's inbox row."""
 
 import datetime as dt
+from collections.abc import Sequence
 
 from schemas.access import PersonalDataAccessedV1
 from schemas.directory import (
@@ -15,7 +16,7 @@ from schemas.directory import (
 from schemas.envelope import CloudEvent, EventData
 from schemas.topics import DEADLINE
 from services.audit.domain.chain import ChainRow, Entry
-from services.audit.domain.deadlines import step_of
+from services.audit.domain.deadlines import Step, step_of
 from services.audit.domain.entries import event_entry
 from services.audit.store import access, directory, log
 from services.audit.usecases import deadlines
@@ -33,9 +34,58 @@ async def record_event(
 ) -> ChainRow | None:
     """Append the event to the log and update the views it feeds; None when it was logged
     before (nothing is done twice). Deadline notices go to `deadline_topic`."""
-    row = await log.append(connection, event_entry(event, topic=topic, recorded_at=now))
-    if row is None:
-        return None
+    [row] = await record_events(
+        connection, [(data, event)], topic=topic, now=now, deadline_topic=deadline_topic
+    )
+    return row
+
+
+async def record_events(
+    connection: Connection,
+    events: Sequence[tuple[EventData, CloudEvent]],
+    *,
+    topic: str,
+    now: dt.datetime,
+    deadline_topic: str = DEADLINE.name,
+) -> list[ChainRow | None]:
+    """What `record_event` does for each event in turn, done for them all at once: one append
+    of every row, and the referral steps' deadlines in bulk (a view-feeding event in between
+    takes its turn, so that order holds)."""
+    rows = await log.append_all(
+        connection, [event_entry(event, topic=topic, recorded_at=now) for _, event in events]
+    )
+    steps: list[Step] = []
+    for (data, _), row in zip(events, rows, strict=True):
+        if row is None:
+            continue
+        if (step := step_of(data)) is not None:
+            steps.append(step)
+        elif _feeds_views(data):
+            await deadlines.take_referral_steps(connection, steps, topic=deadline_topic, now=now)
+            steps = []
+            await _update_views(connection, data, row, deadline_topic=deadline_topic, now=now)
+    await deadlines.take_referral_steps(connection, steps, topic=deadline_topic, now=now)
+    return rows
+
+
+_VIEW_EVENTS = (
+    OrganisationRegisteredV1,
+    OrganisationUpdatedV1,
+    AgreementRegisteredV1,
+    AgreementAmendedV1,
+    AgreementTerminatedV1,
+    PersonalDataAccessedV1,
+)
+
+
+def _feeds_views(data: EventData) -> bool:
+    return isinstance(data, _VIEW_EVENTS)
+
+
+async def _update_views(
+    connection: Connection, data: EventData, row: ChainRow, *, deadline_topic: str, now: dt.datetime
+) -> None:
+    """The directory, the agreements' service levels and the access log, from their events."""
     match data:
         case OrganisationRegisteredV1() | OrganisationUpdatedV1():
             await directory.save_organisation(connection, data)
@@ -53,9 +103,6 @@ async def record_event(
             await directory.terminate_agreement(connection, data)
         case PersonalDataAccessedV1():
             await access.save(connection, data, sequence=row.sequence)
-        case _ if (step := step_of(data)) is not None:
-            await deadlines.take_referral_step(connection, step, topic=deadline_topic, now=now)
-    return row
 
 
 async def record_dead_letter(connection: Connection, entry: Entry) -> ChainRow | None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from collections.abc import Sequence
 
 import asyncpg
 import pytest
@@ -102,6 +103,45 @@ async def test_what_cannot_be_handled_is_dead_lettered_and_the_rest_goes_on(
         assert letter.original_headers == original.headers
     outcome = await pool.fetchval("SELECT outcome FROM inbox WHERE event_id = $1", poisoned.id)
     assert outcome == "dead_lettered"
+
+
+async def test_a_batch_handler_takes_the_batch_at_once_and_a_failure_goes_one_by_one(
+    servers: Servers, new_topic: NewTopicFactory, pool: asyncpg.Pool
+) -> None:
+    topic = await new_topic("batches", partitions=1)
+    await new_topic_named(servers, f"{topic}.dlq")
+    events = [deadline_missed() for _ in range(30)]
+    poisoned = events[17]
+    batch_sizes: list[int] = []
+
+    async def fail_on_poison(connection: Connection, data: EventData, event: CloudEvent) -> None:
+        if event.id == poisoned.id:
+            raise RuntimeError("this handler cannot cope")
+        await record_effect(connection, data, event)
+
+    async def all_at_once(
+        connection: Connection, items: Sequence[tuple[EventData, CloudEvent]]
+    ) -> None:
+        batch_sizes.append(len(items))
+        for data, event in items:
+            await fail_on_poison(connection, data, event)
+
+    await publish(servers, topic, [to_record(event) for event in events])
+    consumer = make_consumer(servers, topic, pool, fail_on_poison)
+    consumer.batch_handler = all_at_once
+
+    async with RunningConsumer(servers, consumer):
+        await eventually(lambda: _count(pool, 29))
+        await eventually(lambda: _dead_lettered(consumer, 1))
+
+    # Batches of more than one event went to the batch handler; the one holding the poisoned
+    # event was undone and done again one by one: everything else had its effect once.
+    assert max(batch_sizes) > 1
+    assert sorted(await effects(pool)) == sorted(e.id for e in events if e is not poisoned)
+    assert consumer.totals.handled == 29
+    [letter] = await read_dead_letters(servers.kafka_bootstrap, topic)
+    assert letter.reason["reason"] == "handler_failed"
+    assert letter.value == to_record(poisoned).value
 
 
 async def _dead_lettered(consumer: EventConsumer, expected: int) -> bool:
