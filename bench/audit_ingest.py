@@ -120,14 +120,11 @@ async def audit_ingest(bootstrap: str, topic: str, database_url: str, expected: 
     """The audit service's consumer of `topic`, as create_service_app runs it."""
     pool: asyncpg.Pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     (spec,) = audit_consumers(AuditTopics(domain=(topic,), inbound=()))
-    consumer = EventConsumer(
-        topic=spec.topic,
-        group=f"{spec.group}.{uuid.uuid4().hex[:8]}",
+    consumer = EventConsumer.of(
+        spec,
         pool=pool,
-        handler=spec.handler,
-        parse=spec.parse,
         dead_letters=DeadLetterPublisher(bootstrap, "bench-audit"),
-        attempts=spec.attempts,
+        group=f"{spec.group}.{uuid.uuid4().hex[:8]}",
     )
     broker = KafkaBroker(bootstrap, logger=None)
     consumer.subscribe(broker)

@@ -122,6 +122,27 @@ class EventConsumer:
     # Totals over committed batches only.
     totals: BatchResult = field(default_factory=BatchResult)
 
+    @classmethod
+    def of(
+        cls,
+        spec: ConsumerSpec,
+        *,
+        pool: asyncpg.Pool,
+        dead_letters: DeadLetterPublisher,
+        group: str | None = None,
+    ) -> "EventConsumer":
+        """The consumer a service's spec declares (in a group of its own if `group`)."""
+        return cls(
+            topic=spec.topic,
+            group=group or spec.group,
+            pool=pool,
+            handler=spec.handler,
+            parse=spec.parse,
+            dead_letters=dead_letters,
+            attempts=spec.attempts,
+            batch_handler=spec.batch_handler,
+        )
+
     async def handle_batch(self, records: Sequence[Record]) -> BatchResult:
         result = BatchResult()
         events = [decoded for record in records if (decoded := await self._decode(record, result))]

@@ -95,17 +95,7 @@ class ServiceConsumers:
         )
         self.dead_letters = self._publisher()
         self.consumers = [
-            EventConsumer(
-                topic=spec.topic,
-                group=spec.group,
-                pool=pool,
-                handler=spec.handler,
-                parse=spec.parse,
-                dead_letters=self.dead_letters,
-                attempts=spec.attempts,
-                batch_handler=spec.batch_handler,
-            )
-            for spec in specs
+            EventConsumer.of(spec, pool=pool, dead_letters=self.dead_letters) for spec in specs
         ]
         for consumer in self.consumers:
             consumer.subscribe(self.broker)

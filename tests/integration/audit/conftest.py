@@ -105,15 +105,7 @@ class RunningAudit:
         self.broker = KafkaBroker(servers.kafka_bootstrap)
         self.dead_letter_publisher = DeadLetterPublisher(servers.kafka_bootstrap, "audit-tests")
         self.consumers = [
-            EventConsumer(
-                topic=spec.topic,
-                group=spec.group,
-                pool=pool,
-                handler=spec.handler,
-                parse=spec.parse,
-                dead_letters=self.dead_letter_publisher,
-                attempts=spec.attempts,
-            )
+            EventConsumer.of(spec, pool=pool, dead_letters=self.dead_letter_publisher)
             for spec in audit_consumers(topics)
         ]
         self.dead_letter_consumers = dead_letter_consumers(pool, topics)
