@@ -13,6 +13,8 @@ to the one before it, and how a chain (or a stretch of it) is verified.
 
 import datetime as dt
 import hashlib
+import json
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,16 +31,58 @@ def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
+# JSON without floats, without integers beyond what RFC 8785 takes exactly, with text keys
+# and no character beyond U+FFFF is written by Python's own (C) encoder, sorting keys and
+# without spaces, exactly as RFC 8785 writes it: the same escapes (\b \t \n \f \r \" \\
+# and \u00xx in lower case for other control characters, nothing else), and keys in the same
+# order (UTF-16 code units and code points order alike within U+FFFF). That takes a few
+# microseconds where the library takes tens; anything else goes to the library. The property
+# test in tests/unit/audit/test_chain.py holds the two to the same bytes.
+_BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
+_LARGEST_EXACT = 2**53 - 1
+
+
 def canonical(value: Any) -> bytes:
     """RFC 8785 canonical JSON of a JSON value (dicts, lists, strings, ints, bools, None)."""
+    if _plain(value):
+        text = json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+        if not _BEYOND_BMP.search(text):
+            try:
+                return text.encode()
+            except UnicodeEncodeError:
+                pass  # a lone surrogate: the library says what is wrong
     return rfc8785.dumps(value)
+
+
+def _plain(value: Any) -> bool:
+    """Whether `value` is JSON that Python's encoder writes as RFC 8785 does (but for
+    characters beyond U+FFFF, which `canonical` looks for in what it wrote)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str) or item is None or isinstance(item, bool):
+            continue
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if not isinstance(key, str):
+                    return False
+                if not isinstance(inner, str):
+                    pending.append(inner)
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif not (isinstance(item, int) and -_LARGEST_EXACT <= item <= _LARGEST_EXACT):
+            return False
+    return True
 
 
 def instant(moment: dt.datetime) -> str:
     """A point in time as the chain writes it: UTC, to the microsecond (what PostgreSQL keeps)."""
     if moment.tzinfo is None:
         raise ValueError("a time in the audit log must be timezone-aware")
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat: the same text as strftime("%Y-%m-%dT%H:%M:%S.%fZ") in a third of the time.
+    return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,11 @@ class Deadline:
     met_raised_at: dt.datetime | None = None
 
     @property
+    def key(self) -> tuple[ReferralId, DeadlineKind, int]:
+        """What identifies it; `deadline_id` is derived from it (and costs a hash)."""
+        return (self.referral_id, self.kind, self.occurrence)
+
+    @property
     def deadline_id(self) -> uuid.UUID:
         return deadline_id(self.referral_id, self.kind, self.occurrence)
 

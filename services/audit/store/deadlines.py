@@ -111,8 +111,8 @@ class DeadlineBook:
     occurrences: dict[tuple[ReferralId, DeadlineKind], int]
     levels: dict[tuple[AgreementId, int], ServiceLevels]
     followed: dict[ReferralId, tuple[AgreementId, int]] = field(default_factory=dict)
-    opened: dict[uuid.UUID, Deadline] = field(default_factory=dict)
-    changed: dict[uuid.UUID, Deadline] = field(default_factory=dict)
+    opened: dict[tuple[ReferralId, DeadlineKind, int], Deadline] = field(default_factory=dict)
+    changed: dict[tuple[ReferralId, DeadlineKind, int], Deadline] = field(default_factory=dict)
 
     @classmethod
     async def load(
@@ -180,15 +180,16 @@ class DeadlineBook:
     def update(self, deadline: Deadline) -> None:
         """A deadline of the book, changed."""
         kept = self.unended.get(deadline.referral_id, [])
-        at = next(i for i, d in enumerate(kept) if d.deadline_id == deadline.deadline_id)
+        key = deadline.key
+        at = next(i for i, d in enumerate(kept) if d.key == key)
         if deadline.ended_at is None:
             kept[at] = deadline
         else:
             del kept[at]
-        if deadline.deadline_id in self.opened:
-            self.opened[deadline.deadline_id] = deadline
+        if key in self.opened:
+            self.opened[key] = deadline
         else:
-            self.changed[deadline.deadline_id] = deadline
+            self.changed[key] = deadline
 
     def open(self, deadline: Deadline) -> Deadline:
         """Open the next occurrence of the deadline's kind for its referral (the `occurrence`
@@ -197,7 +198,7 @@ class DeadlineBook:
         occurrence = self.occurrences.get(key, 0) + 1
         self.occurrences[key] = occurrence
         opened = replace(deadline, occurrence=occurrence)
-        self.opened[opened.deadline_id] = opened
+        self.opened[opened.key] = opened
         self.unended.setdefault(opened.referral_id, []).append(opened)
         return opened
 

@@ -6,6 +6,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import pytest
+import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -61,6 +63,37 @@ def test_canonical_json_sorts_keys_and_drops_insignificant_whitespace() -> None:
     assert canonical({"b": [1, "x"], "a": {"d": None, "c": True}}) == (
         b'{"a":{"c":true,"d":null},"b":[1,"x"]}'
     )
+
+
+# Any JSON value: text with every kind of character (controls, surrogates' neighbours, beyond
+# U+FFFF), integers in and beyond the exact range, floats, nesting.
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(), inner, max_size=5),
+    max_leaves=20,
+)
+
+
+@given(value=json_values)
+def test_canonical_json_is_the_rfc_8785_librarys_to_the_byte(value: Any) -> None:
+    try:
+        expected = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(rfc8785.CanonicalizationError):
+            canonical(value)
+        return
+    assert canonical(value) == expected
+
+
+def test_keys_beyond_u_ffff_are_ordered_by_utf_16_code_units() -> None:
+    # By code points U+FB01 comes first; by UTF-16 units (0xD83D... for U+1F600) it is second.
+    written = canonical({"\ufb01": 1, "\U0001f600": 2})
+    assert written == rfc8785.dumps({"\U0001f600": 2, "\ufb01": 1})
+    assert written.startswith('{"\U0001f600"'.encode())
 
 
 def test_an_instant_is_written_in_utc_to_the_microsecond() -> None:
