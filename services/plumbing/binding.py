@@ -70,7 +70,8 @@ def from_record(
                 headers={n: c for n, c in header_map.items() if n.startswith("ce_")}
                 | {"content-type": b"application/json"},
                 key=key,
-                value=value or b"",
+                # The data is `data` above: the SDK need not parse the JSON a second time.
+                value=b"",
             ),
             _JSON,
         )

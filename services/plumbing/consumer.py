@@ -20,8 +20,8 @@ import asyncio
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -250,20 +250,14 @@ class EventConsumer:
             },
         )
 
-    def _batch_span(
-        self, new: list[tuple[Record, CloudEvent, EventData]]
-    ) -> "AbstractContextManager[trace.Span]":
+    @contextmanager
+    def _batch_span(self, new: list[tuple[Record, CloudEvent, EventData]]) -> Iterator[trace.Span]:
         """One process span for a batch handled at once, linked to each event's create span
-        (the OpenTelemetry messaging conventions for batches)."""
-        creators = [
-            trace.get_current_span(_trace_context(record)).get_span_context()
-            for record, _, _ in new
-        ]
-        links = [trace.Link(creator) for creator in creators if creator.is_valid]
-        return tracer.start_as_current_span(
+        (the OpenTelemetry messaging conventions for batches); the links are read from the
+        records only when the span is recorded."""
+        with tracer.start_as_current_span(
             f"{self.topic} process",
             kind=trace.SpanKind.CONSUMER,
-            links=links,
             attributes={
                 "messaging.system": "kafka",
                 "messaging.operation.type": "process",
@@ -271,7 +265,13 @@ class EventConsumer:
                 "messaging.consumer.group.name": self.group,
                 "messaging.batch.message_count": len(new),
             },
-        )
+        ) as span:
+            if span.is_recording():
+                for record, _, _ in new:
+                    creator = trace.get_current_span(_trace_context(record)).get_span_context()
+                    if creator.is_valid:
+                        span.add_link(creator)
+            yield span
 
     async def _handle_carefully(
         self,

@@ -2,7 +2,7 @@
 and clients that are not ours read our records and write records we accept."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
@@ -16,6 +16,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from schemas.envelope import CloudEvent, EventData
+from services.plumbing.database import Connection
 from services.plumbing.outbox import OutboxRelay, RelaySettings, enqueue
 from services.plumbing.telemetry import TraceExporter, configure_tracing
 from tests.conftest import NewTopicFactory
@@ -25,6 +27,7 @@ from tests.integration.plumbing.consumer_helpers import (
     effects,
     eventually,
     make_consumer,
+    record_effect,
 )
 from tests.integration.plumbing.outbox_helpers import wait_until_sent
 from tests.servers import Servers
@@ -107,6 +110,49 @@ async def test_one_trace_runs_from_the_change_through_publish_to_handling(
         and s.parent.span_id == process.context.span_id
         for s in spans.get_finished_spans()
     )
+
+
+async def test_a_batch_handled_at_once_is_one_span_linked_to_each_event(
+    servers: Servers,
+    new_topic: NewTopicFactory,
+    database_url: str,
+    pool: asyncpg.Pool,
+    spans: InMemorySpanExporter,
+    relay: None,
+) -> None:
+    topic = await new_topic("traced-batch", partitions=1)
+    events = [deadline_missed() for _ in range(3)]
+    connection = await asyncpg.connect(database_url)
+    creators = []
+    for event in events:
+        with trace.get_tracer(__name__).start_as_current_span("a change") as change:
+            async with connection.transaction():
+                await enqueue(connection, event, topic)
+        creators.append(change.get_span_context().trace_id)
+    await connection.close()
+    await wait_until_sent(database_url, 3)
+
+    async def all_at_once(
+        connection: Connection, items: Sequence[tuple[EventData, CloudEvent]]
+    ) -> None:
+        for data, event in items:
+            await record_effect(connection, data, event)
+
+    consumer = make_consumer(servers, topic, pool)
+    consumer.batch_handler = all_at_once
+    async with RunningConsumer(servers, consumer):
+        await eventually(lambda: _handled(pool, 3))
+
+    processes = [
+        s
+        for s in spans.get_finished_spans()
+        if s.name == f"{topic} process" and s.kind is trace.SpanKind.CONSUMER
+    ]
+    linked = [link.context.trace_id for process in processes for link in process.links]
+    # Each event's trace is linked from the span of the batch that handled it, once.
+    assert sorted(linked) == sorted(creators)
+    counts = [(p.attributes or {}).get("messaging.batch.message_count") for p in processes]
+    assert sum(count for count in counts if isinstance(count, int)) == 3
 
 
 async def _handled(pool: asyncpg.Pool, expected: int) -> bool:
