@@ -145,11 +145,13 @@ async def audit_ingest(bootstrap: str, topic: str, database_url: str, expected: 
 
 async def verify(database_url: str) -> tuple[float, int]:
     connection = await asyncpg.connect(database_url)
+    helper = await asyncpg.connect(database_url)
     try:
         began = time.perf_counter()
-        result = await verify_chain(connection)
+        result = await verify_chain(connection, helper=helper)
         elapsed = time.perf_counter() - began
     finally:
+        await helper.close()
         await connection.close()
     assert result.ok, result
     return elapsed, result.verified_rows

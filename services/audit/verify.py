@@ -49,12 +49,20 @@ async def run(
     bootstrap: str,
     checkpoint_topic: str,
 ) -> CheckedVerification:
+    # Two connections: a long log is walked in two halves at once.
     connection = await asyncpg.connect(database_url)
+    helper = await asyncpg.connect(database_url)
     try:
         return await verify_with_checkpoint(
-            connection, bootstrap=bootstrap, topic=checkpoint_topic, first=first, last=last
+            connection,
+            bootstrap=bootstrap,
+            topic=checkpoint_topic,
+            first=first,
+            last=last,
+            helper=helper,
         )
     finally:
+        await helper.close()
         await connection.close()
 
 

@@ -64,13 +64,15 @@ async def verify(
     last: Annotated[Sequence, Query(alias="to")] = None,
 ) -> VerificationRead:
     """Hashes only, no personal data: any auditor may verify the whole log."""
-    async with pool.acquire() as connection:
+    # Two connections: a long log is walked in two halves at once.
+    async with pool.acquire() as connection, pool.acquire() as helper:
         checked = await verify_with_checkpoint(
             connection,
             bootstrap=checkpoints.bootstrap,
             topic=checkpoints.topic,
             first=first,
             last=last,
+            helper=helper,
         )
     result, checkpoint = checked.verification, checked.checkpoint
     return VerificationRead(

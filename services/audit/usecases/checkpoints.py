@@ -120,6 +120,7 @@ async def verify_with_checkpoint(
     topic: str,
     first: int | None = None,
     last: int | None = None,
+    helper: "Connection | None" = None,
 ) -> CheckedVerification:
     """Walk the chain (or a stretch), and compare the row at the latest checkpoint's sequence
     with the hash it published. The checkpoint is read first: a checkpoint published during
@@ -128,9 +129,9 @@ async def verify_with_checkpoint(
         checkpoint = await checkpoints.latest_on_topic(bootstrap, topic)
     except (KafkaError, OSError, TimeoutError) as error:
         logger.warning("the checkpoints cannot be read (%s)", type(error).__name__)
-        verification = await verify_chain(connection, first=first, last=last)
+        verification = await verify_chain(connection, first=first, last=last, helper=helper)
         return CheckedVerification(verification, None, CheckpointStatus.UNAVAILABLE)
-    verification = await verify_chain(connection, first=first, last=last)
+    verification = await verify_chain(connection, first=first, last=last, helper=helper)
     if checkpoint is None:
         return CheckedVerification(verification, None, CheckpointStatus.NONE_PUBLISHED)
     in_log = await log.row_hash_at(connection, checkpoint.sequence)

@@ -12,6 +12,7 @@ import pytest
 
 from services.audit.domain.chain import GENESIS, Entry, Problem, sha256
 from services.audit.store import log
+from services.audit.usecases import verify
 from services.audit.usecases.verify import verify_chain
 
 pytestmark = pytest.mark.integration
@@ -132,3 +133,38 @@ async def test_the_database_finds_each_kind_of_change_and_python_names_it(
             result = await verify_chain(connection, first=sequence - 1, last=sequence + 1)
         assert (result.first_bad_sequence, result.problem) == (sequence, problem)
         assert result.verified_rows == 1
+
+
+@pytest.mark.parametrize(
+    ("statement", "named", "problem"),
+    [
+        (None, None, None),
+        ("UPDATE audit_log SET type = 'x' WHERE sequence = 3", 3, Problem.ROW_HASH_MISMATCH),
+        ("UPDATE audit_log SET type = 'x' WHERE sequence = 8", 8, Problem.ROW_HASH_MISMATCH),
+        # The middle of 1..10 is 5: the row there, and the one after it, missing.
+        ("DELETE FROM audit_log WHERE sequence = 5", 5, Problem.SEQUENCE_GAP),
+        ("DELETE FROM audit_log WHERE sequence = 6", 6, Problem.SEQUENCE_GAP),
+    ],
+)
+async def test_walking_in_two_halves_at_once_finds_what_walking_in_one_finds(
+    pool: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+    statement: str | None,
+    named: int | None,
+    problem: Problem | None,
+) -> None:
+    monkeypatch.setattr(verify, "PARALLEL_FROM_ROWS", 2)
+    await _append(pool, [entry() for _ in range(10)])
+    if statement is not None:
+        async with pool.acquire() as connection, connection.transaction():
+            await connection.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+            await connection.execute(statement)
+            await connection.execute("ALTER TABLE audit_log ENABLE TRIGGER USER")
+
+    async with pool.acquire() as connection, pool.acquire() as helper:
+        in_halves = await verify.verify_chain(connection, helper=helper)
+        in_one = await verify.verify_chain(connection)
+
+    assert in_halves == in_one
+    assert (in_halves.first_bad_sequence, in_halves.problem) == (named, problem)
+    assert in_halves.verified_rows == (10 if named is None else named - 1)
