@@ -9,6 +9,7 @@ a task), under a global cap of `max_in_flight`; every attempt is bounded by the 
 timeouts."""
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import random
@@ -17,12 +18,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from schemas.ids import SubscriptionId
 from schemas.notifications import Channel
 from services.notifier.delivery.channels import ChannelSender, unusable
 from services.notifier.domain.deliveries import RetryPolicy
-from services.notifier.store.deliveries import Claimed
+from services.notifier.store.deliveries import NEW_DELIVERIES, Claimed
 from services.notifier.usecases import deliveries
 from services.notifier.usecases.clock import now as utc_now
 
@@ -69,8 +71,11 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         pause = self.settings.poll_s
+        listener: PoolConnectionProxy[asyncpg.Record] | None = None
         try:
             while not stop.is_set():
+                if listener is None or listener.is_closed():
+                    listener = await self._listen(listener)
                 try:
                     await self._fill()
                     pause = self.settings.poll_s
@@ -90,7 +95,34 @@ class DeliveryWorker:
                 for waiting in waits:
                     waiting.cancel()
         finally:
+            if listener is not None:
+                with contextlib.suppress(*_DATABASE_ERRORS):
+                    await listener.remove_listener(NEW_DELIVERIES, self._on_new_deliveries)
+                await self.pool.release(listener)
             await self._finish()
+
+    async def _listen(
+        self, lost: "PoolConnectionProxy[asyncpg.Record] | None"
+    ) -> "PoolConnectionProxy[asyncpg.Record] | None":
+        """A connection that hears of new deliveries as their transactions commit (so that
+        they go out at once, not at the next poll); None while the database is away (the
+        worker polls meanwhile, and tries again at its next turn)."""
+        if lost is not None:
+            with contextlib.suppress(*_DATABASE_ERRORS):
+                await self.pool.release(lost)
+        try:
+            listener: PoolConnectionProxy[asyncpg.Record] = await self.pool.acquire()
+        except _DATABASE_ERRORS:
+            return None
+        try:
+            await listener.add_listener(NEW_DELIVERIES, self._on_new_deliveries)
+        except _DATABASE_ERRORS:
+            await self.pool.release(listener)
+            return None
+        return listener
+
+    def _on_new_deliveries(self, *_: object) -> None:
+        self._wake.set()
 
     async def _fill(self) -> None:
         free = self.settings.max_in_flight - len(self.tasks)

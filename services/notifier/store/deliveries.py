@@ -74,6 +74,16 @@ async def save_event(
     )
 
 
+# Delivery workers LISTEN here; a transaction that made deliveries NOTIFYs it as it commits.
+NEW_DELIVERIES = "overgang_new_deliveries"
+
+
+async def announce(connection: Connection) -> None:
+    """Tell the delivery workers, once this transaction commits, that there are new
+    deliveries (PostgreSQL sends one notice per transaction however often this is called)."""
+    await connection.execute("SELECT pg_notify($1, '')", NEW_DELIVERIES)
+
+
 async def add_all(connection: Connection, deliveries: Sequence[Delivery]) -> int:
     """Adds the deliveries not made before (per event and subscription); how many were new."""
     if not deliveries:

@@ -79,5 +79,7 @@ async def notify(
                     for subscription in wanting
                 ],
             )
+            if made:
+                await deliveries.announce(connection)
     await routing_store.save(connection, routing.remember(data), now)
     return made

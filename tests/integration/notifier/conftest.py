@@ -120,6 +120,7 @@ async def running_worker(
     max_in_flight: int = 64,
     timeout_s: float = 5.0,
     also: tuple[ChannelSender, ...] = (),
+    poll_s: float = 0.05,
 ) -> AsyncIterator[DeliveryWorker]:
     """A worker with quick retries: webhooks, and the channels in `also`."""
     webhooks = WebhookChannel(
@@ -133,7 +134,10 @@ async def running_worker(
         [webhooks, *also],
         policy,
         WorkerSettings(
-            max_in_flight=max_in_flight, per_subscription=per_subscription, poll_s=0.05, lease_s=30
+            max_in_flight=max_in_flight,
+            per_subscription=per_subscription,
+            poll_s=poll_s,
+            lease_s=30,
         ),
     )
     stop = asyncio.Event()

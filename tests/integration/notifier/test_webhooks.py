@@ -79,6 +79,24 @@ async def _received(receiver: Receiver, count: int) -> bool:
     return len(receiver.received) >= count
 
 
+async def test_new_deliveries_go_out_as_they_commit_not_at_the_next_poll(
+    servers: Servers, new_topic: NewTopicFactory, pool: asyncpg.Pool, receiver: Receiver
+) -> None:
+    to = uuid.uuid4()
+    await subscribe(pool, to, receiver.url("to"))
+    topic = await new_topic("notifier")
+
+    # The worker polls every ten minutes: only the notice of the consumer's commit can wake
+    # it within the test's 20 seconds.
+    async with (
+        running_worker(pool, poll_s=600),
+        RunningConsumer(servers, make_consumer(servers, topic, pool, handle)),
+    ):
+        await asyncio.sleep(1)  # the worker's first look, at start, finds nothing
+        await publish(servers, topic, [to_record(submitted(uuid.uuid4(), to))])
+        await eventually(lambda: _received(receiver, 1), within_s=20)
+
+
 async def test_a_receiver_failing_twice_gets_one_delivery_after_three_stored_attempts(
     pool: asyncpg.Pool, receiver: Receiver
 ) -> None:
