@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +145,16 @@ def _post(client: httpx.Client, path: str, body: dict[str, Any], token: str) -> 
     return response.json()
 
 
-def set_up(url: str, issuer: Path, subjects: int, filers: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class FilingPlan:
+    """The filing requests to cycle through, and the two organisations they go between."""
+
+    requests: list[dict[str, Any]]
+    sender: uuid.UUID
+    receiver: uuid.UUID
+
+
+def set_up(url: str, issuer: Path, subjects: int, filers: int) -> FilingPlan:
     """Two organisations, an agreement, people with consents: the filing requests to cycle
     through."""
 
@@ -247,7 +257,7 @@ def set_up(url: str, issuer: Path, subjects: int, filers: int) -> list[dict[str,
         }
         for n in range(subjects)
     ]
-    return requests
+    return FilingPlan(requests, sender, receiver)
 
 
 def _load(plan: dict[str, Any], name: str, server_pid: int) -> dict[str, Any]:
@@ -369,7 +379,7 @@ def measure(arguments: argparse.Namespace, kafka: str, server_url: str) -> dict[
     )
     try:
         server.wait_ready()
-        requests = set_up(server.url, issuer, arguments.subjects, 8)
+        requests = set_up(server.url, issuer, arguments.subjects, 8).requests
         plan = {
             "url": server.url,
             "rate": arguments.rate,
