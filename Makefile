@@ -44,12 +44,13 @@ typecheck: install ## mypy, strict
 test: prerequisites lint typecheck contract ## lint, type-check and run every test on a real Kafka and PostgreSQL
 	$(UV) run --frozen pytest
 
-bench: prerequisites install ## stack start-up, outbox relay, inbox consumer, filing, audit and webhook deliveries, each beside a baseline; figures in bench/results/
+bench: prerequisites install ## stack start-up, outbox relay, inbox consumer, filing, audit, webhook deliveries and end-to-end latency, each beside a baseline; figures in bench/results/
 	$(UV) run --frozen python -m bench.foundation
 	$(UV) run --frozen python -m bench.backbone
 	$(UV) run --frozen python -m bench.filing
 	$(UV) run --frozen python -m bench.audit_ingest
 	$(UV) run --frozen python -m bench.notifier
+	$(UV) run --frozen python -m bench.e2e
 
 contract: ## check the AsyncAPI document with the AsyncAPI parser (npm, Node 20)
 	@npm ci --prefix schemas/conformance --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null

@@ -12,11 +12,8 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 
 from bench.backbone import raw_consume  # the same raw consumer as the backbone's baseline
+from bench.common import service_schema, write_results
 from deploy.local import stack
 from deploy.local.config import REPOSITORY, TEST_DATABASE, StackConfig
 from schemas.envelope import CloudEvent, EventData
@@ -36,7 +34,6 @@ from services.audit.usecases.verify import verify_chain
 from services.plumbing.binding import to_record
 from services.plumbing.consumer import EventConsumer
 from services.plumbing.dead_letters import DeadLetterPublisher
-from services.plumbing.migrations import migrate, migrations_folder
 
 RESULTS = REPOSITORY / "bench" / "results" / "audit.json"
 PARTITIONS = 6
@@ -99,23 +96,6 @@ async def _delete_topics(bootstrap: str, *names: str) -> None:
         await admin.close()
 
 
-@asynccontextmanager
-async def _audit_schema(database_url: str) -> AsyncIterator[str]:
-    """A fresh schema, migrated as the audit service migrates its database."""
-    name = f"bench_audit_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE SCHEMA "{name}"')
-    url = f"{database_url}?search_path={name}"
-    connection = await asyncpg.connect(url)
-    await migrate(connection, migrations_folder("services.audit"))
-    await connection.close()
-    try:
-        yield url
-    finally:
-        await admin.execute(f'DROP SCHEMA "{name}" CASCADE')
-        await admin.close()
-
-
 async def audit_ingest(bootstrap: str, topic: str, database_url: str, expected: int) -> float:
     """The audit service's consumer of `topic`, as create_service_app runs it."""
     pool: asyncpg.Pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
@@ -165,7 +145,7 @@ async def measure(bootstrap: str, database_url: str, count: int) -> dict[str, An
     publish_s = time.perf_counter() - began
     try:
         raw_s = await raw_consume(bootstrap, topic, count)
-        async with _audit_schema(database_url) as url:
+        async with service_schema(database_url, "audit") as url:
             ingest_s = await audit_ingest(bootstrap, topic, url, count)
             verify_s, verified = await verify(url)
     finally:
@@ -210,14 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if report.started:
             stack.down(config)
-    figures = {
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count()},
-        **figures,
-    }
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(figures, indent=2) + "\n")
-    print(json.dumps(figures, indent=2))
+    print(json.dumps(write_results(arguments.output, figures), indent=2))
 
 
 if __name__ == "__main__":

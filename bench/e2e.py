@@ -13,7 +13,6 @@ Goal: p99 under 500 ms at 50 referrals/s.
 import argparse
 import asyncio
 import json
-import os
 import socket
 import time
 import uuid
@@ -29,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from bench.common import write_results
 from bench.filing import FilingPlan, set_up
 from bench.filing_server import percentile
 from deploy.local import stack
@@ -319,14 +319,7 @@ def main(argv: list[str] | None = None) -> None:
         # stay up, as `make up` would have left them (`make down` stops them).
         if "kafka" in report.started:
             stack.down(config)
-    figures = {
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count()},
-        **figures,
-    }
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(figures, indent=2) + "\n")
-    print(json.dumps(figures, indent=2))
+    print(json.dumps(write_results(arguments.output, figures), indent=2))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import platform
 import pstats
 import shutil
 import signal
@@ -41,6 +40,7 @@ import asyncpg
 import httpx
 import psutil
 
+from bench.common import write_results
 from bench.filing_server import BASELINE_TABLE, percentile
 from deploy.local import stack
 from deploy.local.config import REPOSITORY, StackConfig
@@ -467,13 +467,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if report.started:
             stack.down(config)
-    figures = {
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        **figures,
-    }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(figures, indent=2) + "\n")
+    figures = write_results(output, figures)
     print(json.dumps({"median": figures["median"]}, indent=2))
     print(f"written to {output}")
     if arguments.profile:

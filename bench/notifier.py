@@ -36,6 +36,7 @@ import httpx
 import uvicorn
 from standardwebhooks.webhooks import Webhook
 
+from bench.common import service_schema, write_results
 from deploy.local import stack
 from deploy.local.config import REPOSITORY, TEST_DATABASE, StackConfig
 from schemas.envelope import CloudEvent
@@ -51,7 +52,6 @@ from services.notifier.domain.targets import check_url
 from services.notifier.sealing import SecretBox
 from services.notifier.usecases import subscriptions
 from services.notifier.usecases.notify import notify
-from services.plumbing.migrations import migrate, migrations_folder
 
 RESULTS = REPOSITORY / "bench" / "results" / "notifier.json"
 DELIVERIES = int(os.environ.get("OVERGANG_BENCH_DELIVERIES", "4000"))
@@ -127,23 +127,6 @@ async def receiver() -> AsyncIterator[list[str]]:
 
 
 # --- one trial -----------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def _schema(database_url: str) -> AsyncIterator[str]:
-    """A fresh schema with the notifier's tables, migrated as the service does."""
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE SCHEMA "{name}"')
-    url = f"{database_url}?search_path={name}"
-    connection = await asyncpg.connect(url)
-    await migrate(connection, migrations_folder("services.notifier"))
-    await connection.close()
-    try:
-        yield url
-    finally:
-        await admin.execute(f'DROP SCHEMA "{name}" CASCADE')
-        await admin.close()
 
 
 def _submitted(to: uuid.UUID) -> CloudEvent:
@@ -274,7 +257,7 @@ async def _raw(requests: list[Request]) -> float:
 
 
 async def trial(database_url: str, urls: list[str]) -> dict[str, float]:
-    async with _schema(database_url) as url:
+    async with service_schema(database_url, "notifier") as url:
         pool: asyncpg.Pool = await asyncpg.create_pool(url, min_size=2, max_size=10)
         try:
             began = time.perf_counter()
@@ -332,14 +315,7 @@ def main() -> None:
     finally:
         if report.started:
             stack.down(config)
-    figures = {
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count()},
-        **figures,
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
-    print(json.dumps(figures, indent=2))
+    print(json.dumps(write_results(RESULTS, figures), indent=2))
 
 
 if __name__ == "__main__":
