@@ -213,7 +213,8 @@ def set_up(url: str, issuer: Path, subjects: int, filers: int) -> FilingPlan:
         filer_tokens = [token(sender, Role.FILER, actor) for actor in actors]
         people = []
         for n in range(subjects):
-            birth = dt.date(2004, 1, 1) + dt.timedelta(days=7 * n)
+            # Adults (their own consent serves) in the target group's ages, seven to a day.
+            birth = dt.date(2003, 1, 1) + dt.timedelta(days=n // 7)
             people.append(
                 SubjectId(
                     uuid.UUID(
