@@ -5,6 +5,7 @@ Exit codes: 0 done; 1 the stack could not do it (one line on stderr says why); 2
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import sys
@@ -87,6 +88,19 @@ def _demo_load(config: StackConfig, arguments: argparse.Namespace) -> None:
         print(json.dumps(_demo_summary(loaded)))
     else:
         _print_demo(config, loaded)
+
+
+def _demo_school_leaver(config: StackConfig, arguments: argparse.Namespace) -> None:
+    event_id = asyncio.run(
+        demo.report_school_leaver(
+            _bootstrap(arguments, config),
+            school=arguments.school,
+            birth=arguments.birth_date,
+            serial=arguments.serial,
+            left_at=arguments.left_at,
+        )
+    )
+    print(json.dumps({"event_id": str(event_id)}) if arguments.json else f"reported: {event_id}")
 
 
 def _down(config: StackConfig, arguments: argparse.Namespace) -> None:
@@ -230,6 +244,26 @@ def parser() -> argparse.ArgumentParser:
     )
     demo_load.add_argument("--json", action="store_true", help="machine-readable output")
     demo_load.set_defaults(run=_demo_load)
+    leaver = demo_actions.add_parser(
+        "school-leaver",
+        help="report, as a school administration system would, that a pupil left school",
+    )
+    leaver.add_argument("--school", type=uuid.UUID, required=True, help="the school's id")
+    leaver.add_argument(
+        "--birth-date", type=dt.date.fromisoformat, required=True, help="the pupil's, YYYY-MM-DD"
+    )
+    leaver.add_argument(
+        "--serial", type=int, default=0, help="another pupil born the same day (0, 1, ...)"
+    )
+    leaver.add_argument(
+        "--left-at",
+        type=dt.date.fromisoformat,
+        default=dt.date.today(),
+        help="the pupil's last day at school (today)",
+    )
+    leaver.add_argument("--bootstrap", help="Kafka (default: the local stack's)")
+    leaver.add_argument("--json", action="store_true", help="machine-readable output")
+    leaver.set_defaults(run=_demo_school_leaver)
 
     letters = groups.add_parser("dead-letters", help="records a consumer could not handle")
     letter_actions = letters.add_subparsers(dest="action", required=True)

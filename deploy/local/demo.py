@@ -25,10 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaProducer
+from cloudevents.core.bindings.kafka import to_binary
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent as SdkCloudEvent
 from stdnum.no import fodselsnummer
 
 from deploy.local.dev_issuer import issue
 from schemas.codes import Role
+from schemas.inbound import LeftSchoolReason, PupilLeftSchoolV1
+from schemas.topics import INBOUND_SCHOOL
 
 # Every id the demo makes up itself is derived from this, so that each load uses the same ones.
 NAMESPACE = uuid.UUID("5b0c8a43-7d0e-4c4f-9f43-0f5e6f2d0a46")
@@ -49,11 +55,13 @@ def demo_id(name: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, name)
 
 
-def identity_number(birth: dt.date, *, serial: int = 0, synthetic: bool = True) -> str:
+def identity_number(
+    birth: dt.date, *, serial: int = 0, synthetic: bool = True, nav_series: bool = False
+) -> str:
     """A fødselsnummer with right check digits for a birth date: a synthetic test number
-    (Skatteetaten's Tenor series, month + 80) unless `synthetic` is false. `serial` picks
-    another individual number for the same day."""
-    month = birth.month + (80 if synthetic else 0)
+    (Skatteetaten's Tenor series, month + 80; NAV's, month + 40, with `nav_series`) unless
+    `synthetic` is false. `serial` picks another individual number for the same day."""
+    month = birth.month + ((40 if nav_series else 80) if synthetic else 0)
     day_part = f"{birth.day:02d}{month:02d}{birth.year % 100:02d}"
     found = -1
     for individual in range(500, 1000):
@@ -620,3 +628,51 @@ def where_to_look(referral_url: str, services: dict[str, str], data: DemoData) -
         )
         lines.append(f"    watch it: tail -f {data.webhook.log_file}")
     return lines
+
+
+# What the demo's school administration system calls itself (its CloudEvents `source`).
+SCHOOL_SYSTEM = "/demo/vestland/school-administration-system"
+
+
+async def report_school_leaver(
+    bootstrap: str,
+    *,
+    school: uuid.UUID,
+    birth: dt.date,
+    serial: int,
+    left_at: dt.date,
+    topic: str = INBOUND_SCHOOL.name,
+) -> uuid.UUID:
+    """Publish what a school administration system sends when a pupil leaves upper secondary
+    school, as such a system would: through the plain CloudEvents SDK (Kafka binary binding),
+    not Overgang's own code, on the inbound topic. The pupil has a synthetic identity number.
+    Returns the event's id."""
+    event_id = uuid.uuid4()
+    data = {
+        "school_organisation_id": str(school),
+        "national_identity_number": identity_number(birth, serial=serial, nav_series=True),
+        "birth_date": birth.isoformat(),
+        "left_at": left_at.isoformat(),
+        "reason": LeftSchoolReason.DROPPED_OUT.value,
+    }
+    attributes = {
+        "specversion": "1.0",
+        "type": PupilLeftSchoolV1.ce_type,
+        "source": SCHOOL_SYSTEM,
+        "id": str(event_id),
+        "time": dt.datetime.now(dt.UTC),
+        "datacontenttype": "application/json",
+    }
+    message = to_binary(SdkCloudEvent(attributes, data), JSONFormat())
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic,
+            message.value,
+            key=str(event_id).encode(),
+            headers=list(message.headers.items()),
+        )
+    finally:
+        await producer.stop()
+    return event_id
