@@ -143,8 +143,9 @@ def ensure_formatted(config: StackConfig, java: str, libs: Path, server: Path, l
             f"-Dlog4j2.configurationFile={log4j}",
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            cluster_id,
+            # One argument with "=": an id may begin with "-" (1 in 64), which the tool's
+            # argument parser would take for an option.
+            f"--cluster-id={cluster_id}",
             "-c",
             str(server),
         ],
