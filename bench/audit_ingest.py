@@ -20,10 +20,9 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from faststream.kafka import KafkaBroker
 
 from bench.backbone import raw_consume  # the same raw consumer as the backbone's baseline
-from bench.common import service_schema, write_results
+from bench.common import service_schema, time_consumer, write_results
 from deploy.local import stack
 from deploy.local.config import REPOSITORY, TEST_DATABASE, StackConfig
 from schemas.envelope import CloudEvent, EventData
@@ -106,18 +105,9 @@ async def audit_ingest(bootstrap: str, topic: str, database_url: str, expected: 
         dead_letters=DeadLetterPublisher(bootstrap, "bench-audit"),
         group=f"{spec.group}.{uuid.uuid4().hex[:8]}",
     )
-    broker = KafkaBroker(bootstrap, logger=None)
-    consumer.subscribe(broker)
-    await consumer.dead_letters.start()
-    began = time.perf_counter()
-    await broker.start()
     try:
-        while consumer.totals.handled < expected:  # noqa: ASYNC110 - a counter, polled
-            await asyncio.sleep(0.01)
-        return time.perf_counter() - began
+        return await time_consumer(bootstrap, consumer, expected)
     finally:
-        await broker.stop()
-        await consumer.dead_letters.stop()
         rows = await pool.fetchval("SELECT count(*) FROM audit_log")
         await pool.close()
         assert rows == expected, f"{rows} rows logged of {expected}"

@@ -22,9 +22,8 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from faststream.kafka import KafkaBroker
 
-from bench.common import write_results
+from bench.common import time_consumer, write_results
 from deploy.local import stack
 from deploy.local.config import REPOSITORY, TEST_DATABASE, StackConfig
 from schemas.deadlines import DeadlineMissedV1
@@ -174,18 +173,9 @@ async def inbox_consume(bootstrap: str, topic: str, database_url: str, expected:
         parse=parse,
         dead_letters=DeadLetterPublisher(bootstrap, "bench"),
     )
-    broker = KafkaBroker(bootstrap, logger=None)
-    consumer.subscribe(broker)
-    await consumer.dead_letters.start()
-    began = time.perf_counter()
-    await broker.start()
     try:
-        while consumer.totals.handled < expected:  # noqa: ASYNC110 - a counter, polled
-            await asyncio.sleep(0.01)
-        return time.perf_counter() - began
+        return await time_consumer(bootstrap, consumer, expected)
     finally:
-        await broker.stop()
-        await consumer.dead_letters.stop()
         await pool.close()
 
 

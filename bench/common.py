@@ -1,6 +1,7 @@
 """What every benchmark does alike: a fresh, migrated schema for a service's tables, and the
 figures written with when and on what they were measured."""
 
+import asyncio
 import json
 import os
 import platform
@@ -12,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from faststream.kafka import KafkaBroker
 
+from services.plumbing.consumer import EventConsumer
 from services.plumbing.migrations import migrate, migrations_folder
 
 
@@ -44,3 +47,20 @@ def write_results(path: Path, figures: dict[str, Any]) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(written, indent=2) + "\n")
     return written
+
+
+async def time_consumer(bootstrap: str, consumer: EventConsumer, expected: int) -> float:
+    """Seconds from starting `consumer` on a broker of its own until it has handled
+    `expected` events; it is stopped afterwards (its pool is the caller's)."""
+    broker = KafkaBroker(bootstrap, logger=None)
+    consumer.subscribe(broker)
+    await consumer.dead_letters.start()
+    began = time.perf_counter()
+    await broker.start()
+    try:
+        while consumer.totals.handled < expected:  # noqa: ASYNC110 - a counter, polled
+            await asyncio.sleep(0.01)
+        return time.perf_counter() - began
+    finally:
+        await broker.stop()
+        await consumer.dead_letters.stop()
