@@ -259,3 +259,20 @@ class ReferralAssignedV1(_ReferralEvent):
 
     assignee_id: ActorId = Field(description="the user it was given to, by opaque id")
     assignee_role: Role = Field(description="the role they handle it in")
+
+
+# Every step of a referral's lifecycle: what services match on when they follow referrals.
+ReferralEvent = (
+    ReferralSubmittedV1
+    | ReferralReceivedV1
+    | ReferralAcceptedV1
+    | ReferralRejectedV1
+    | ReferralRedirectedV1
+    | ReferralWithdrawnV1
+    | ReferralStartedV1
+    | ReferralContactRecordedV1
+    | ReferralFollowUpRecordedV1
+    | ReferralCompletedV1
+    | ReferralCancelledV1
+    | ReferralAssignedV1
+)

@@ -35,6 +35,7 @@ from schemas.referrals import (
     ReferralCancelledV1,
     ReferralCompletedV1,
     ReferralContactRecordedV1,
+    ReferralEvent,
     ReferralFollowUpRecordedV1,
     ReferralReceivedV1,
     ReferralRedirectedV1,
@@ -53,20 +54,6 @@ from services.plumbing.working_days import (
 # Deadline and notice ids are derived, never drawn: the same deadline, or the same notice of
 # it, always has the same id (and the outbox refuses an event id twice).
 _NAMESPACE = uuid.UUID("6f1c2d0e-8b7a-5d4e-9c3b-2a1f0e9d8c7b")
-
-ReferralStep = (
-    ReferralSubmittedV1
-    | ReferralReceivedV1
-    | ReferralAcceptedV1
-    | ReferralRejectedV1
-    | ReferralRedirectedV1
-    | ReferralWithdrawnV1
-    | ReferralStartedV1
-    | ReferralContactRecordedV1
-    | ReferralFollowUpRecordedV1
-    | ReferralCompletedV1
-    | ReferralCancelledV1
-)
 
 
 class Notice(StrEnum):
@@ -260,7 +247,7 @@ _DECIDED = frozenset({DeadlineKind.ACKNOWLEDGE, DeadlineKind.DECIDE})
 
 def step_of(data: EventData) -> Step | None:
     """What a referral event does to the referral's deadlines; None when nothing."""
-    if not isinstance(data, ReferralStep):
+    if not isinstance(data, ReferralEvent):  # an assignment changes no deadline: None below
         return None
     step = Step(
         referral_id=data.referral_id,

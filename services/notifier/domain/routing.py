@@ -41,17 +41,11 @@ from schemas.person import (
     SubjectRestrictionLiftedV1,
 )
 from schemas.referrals import (
-    ReferralAcceptedV1,
-    ReferralAssignedV1,
     ReferralCancelledV1,
     ReferralCompletedV1,
-    ReferralContactRecordedV1,
-    ReferralFollowUpRecordedV1,
-    ReferralReceivedV1,
+    ReferralEvent,
     ReferralRedirectedV1,
     ReferralRejectedV1,
-    ReferralStartedV1,
-    ReferralSubmittedV1,
     ReferralWithdrawnV1,
 )
 from schemas.registry import MODELS
@@ -70,20 +64,6 @@ NOTIFIED_TYPES: frozenset[str] = frozenset(
     model.ce_type for model in MODELS if model not in _NOT_NOTIFIED and not model.topic.inbound
 )
 
-ReferralEvent = (
-    ReferralSubmittedV1
-    | ReferralReceivedV1
-    | ReferralAcceptedV1
-    | ReferralRejectedV1
-    | ReferralRedirectedV1
-    | ReferralWithdrawnV1
-    | ReferralStartedV1
-    | ReferralContactRecordedV1
-    | ReferralFollowUpRecordedV1
-    | ReferralCompletedV1
-    | ReferralCancelledV1
-    | ReferralAssignedV1
-)
 # A referral in one of these states has ended: consents no longer concern its parties.
 _ENDING = (
     ReferralRejectedV1,

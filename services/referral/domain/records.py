@@ -8,35 +8,9 @@ from schemas.ids import ActorId, ContactId, FollowUpId
 from schemas.referrals import (
     ContactMethod,
     ContactResult,
-    ReferralAcceptedV1,
-    ReferralAssignedV1,
-    ReferralCancelledV1,
-    ReferralCompletedV1,
-    ReferralContactRecordedV1,
-    ReferralFollowUpRecordedV1,
-    ReferralReceivedV1,
-    ReferralRedirectedV1,
-    ReferralRejectedV1,
-    ReferralStartedV1,
-    ReferralSubmittedV1,
-    ReferralWithdrawnV1,
+    ReferralEvent,
 )
 from services.referral.domain.errors import NoteTooLong
-
-ReferralEvent = (
-    ReferralSubmittedV1
-    | ReferralReceivedV1
-    | ReferralAcceptedV1
-    | ReferralRejectedV1
-    | ReferralRedirectedV1
-    | ReferralWithdrawnV1
-    | ReferralStartedV1
-    | ReferralContactRecordedV1
-    | ReferralFollowUpRecordedV1
-    | ReferralCompletedV1
-    | ReferralCancelledV1
-    | ReferralAssignedV1
-)
 
 # Free text stays in the referral store, never in an event; this keeps it a note.
 MAX_NOTE_LENGTH = 4000

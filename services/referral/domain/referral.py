@@ -42,6 +42,7 @@ from schemas.referrals import (
     ReferralCancelledV1,
     ReferralCompletedV1,
     ReferralContactRecordedV1,
+    ReferralEvent,
     ReferralFollowUpRecordedV1,
     ReferralReceivedV1,
     ReferralRedirectedV1,
@@ -70,7 +71,6 @@ from services.referral.domain.records import (
     Contact,
     FollowUp,
     HistoryEntry,
-    ReferralEvent,
     check_note,
 )
 from services.referral.domain.status import (

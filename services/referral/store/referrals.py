@@ -26,6 +26,7 @@ from schemas.referrals import (
     ContactMethod,
     ContactResult,
     Outcome,
+    ReferralEvent,
     RejectionReason,
     StatutoryBasis,
     WithdrawalReason,
@@ -34,7 +35,7 @@ from services.plumbing.database import Connection
 from services.referral import crypto
 from services.referral.crypto import StoreKeys
 from services.referral.domain.errors import StaleVersion
-from services.referral.domain.records import Contact, FollowUp, HistoryEntry, ReferralEvent
+from services.referral.domain.records import Contact, FollowUp, HistoryEntry
 from services.referral.domain.referral import Referral
 from services.referral.domain.status import OPEN_STATUSES, ReferralStatus
 from services.referral.store import subjects
