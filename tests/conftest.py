@@ -9,7 +9,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from deploy.local.postgres import redacted
+from tests.collector import Collector, running_collector
 from tests.servers import Servers, running_servers
+from tests.system import System, running_system
 
 NewTopicFactory = Callable[..., Awaitable[str]]
 
@@ -80,6 +82,21 @@ async def db(servers: Servers, schema: str) -> AsyncIterator[asyncpg.Connection]
     )
     yield connection
     await connection.close()
+
+
+@pytest.fixture(scope="session")
+def collector() -> Iterator[Collector]:
+    """An OTLP endpoint that keeps every span the system's services export."""
+    with running_collector() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory: pytest.TempPathFactory, collector: Collector) -> Iterator[System]:
+    """The whole system, with the demo, on its own servers: once per test session, shared by
+    the end-to-end and fault-injection tests (which leave it running as they found it)."""
+    with running_system(tmp_path_factory.mktemp("system"), otlp_endpoint=collector.endpoint) as up:
+        yield up
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

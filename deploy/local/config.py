@@ -9,8 +9,8 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 
 # One database per service: services never read each other's tables.
 SERVICE_DATABASES = ("referral", "notifier", "audit")
-# The services and the ports they answer on.
-SERVICE_PORTS = {"referral": 8000, "notifier": 8001, "audit": 8002}
+# The services, in the order they start.
+SERVICES = ("referral", "notifier", "audit")
 # The test harness makes a fresh schema per test in this one.
 TEST_DATABASE = "overgang_test"
 
@@ -33,7 +33,26 @@ class StackConfig(BaseSettings):
     postgres_url: str | None = Field(
         None, description="use this running server instead of starting the embedded one"
     )
+    referral_port: int = 8000
+    notifier_port: int = 8001
+    audit_port: int = 8002
+    webhook_receiver_port: int = Field(8010, description="the demo webhook receiver's port")
+    otlp_endpoint: str | None = Field(
+        None,
+        description="an OpenTelemetry collector's OTLP/HTTP traces endpoint "
+        "(e.g. http://127.0.0.1:4318/v1/traces): when set, the services export their traces "
+        "there; unset, they record none",
+    )
     ready_timeout_s: float = 60.0
+
+    def service_port(self, name: str) -> int:
+        """The port the service `name` answers on."""
+        ports = {
+            "referral": self.referral_port,
+            "notifier": self.notifier_port,
+            "audit": self.audit_port,
+        }
+        return ports[name]
 
     @property
     def state_file(self) -> Path:

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from deploy.local import webhook_receiver
-from deploy.local.config import REPOSITORY, SERVICE_PORTS, StackConfig
+from deploy.local.config import REPOSITORY, StackConfig
 from deploy.local.demo import DemoWebhook
 from deploy.local.dev_issuer import ensure_keys, jwks_file
 from deploy.local.processes import require_free_port, spawn, wait_until
@@ -27,7 +26,7 @@ def launch(config: StackConfig, state: StackState, name: str) -> ServiceState:
     """Start one service against the stack's Kafka and its own database."""
     assert state.kafka is not None, "start Kafka first"
     assert state.postgres is not None, "start PostgreSQL first"
-    port = SERVICE_PORTS[name]
+    port = config.service_port(name)
     require_free_port(config.host, port, f"the {name} service")
     ensure_keys(config.dev_issuer_dir)
     if name == "notifier":
@@ -49,9 +48,17 @@ def launch(config: StackConfig, state: StackState, name: str) -> ServiceState:
             "OVERGANG_ALLOW_SYNTHETIC_IDENTITY_NUMBERS": "true",
             # The notifier delivers to the demo webhook receiver on loopback.
             "OVERGANG_ALLOW_PRIVATE_WEBHOOK_TARGETS": "true",
+            **_tracing(config),
         },
     )
     return ServiceState(url=f"http://{config.host}:{port}", process=process)
+
+
+def _tracing(config: StackConfig) -> dict[str, str]:
+    """Traces go to the configured collector, if there is one."""
+    if config.otlp_endpoint is None:
+        return {}
+    return {"OVERGANG_TRACE_EXPORTER": "otlp", "OVERGANG_OTLP_ENDPOINT": config.otlp_endpoint}
 
 
 # The demo webhook receiver: not a service, but started, recorded and stopped like one.
@@ -72,7 +79,7 @@ def launch_demo_receiver(config: StackConfig, state: StackState) -> ServiceState
     current = state.services.get(DEMO_RECEIVER)
     if current is not None and current.process.running():
         return current
-    port = webhook_receiver.PORT
+    port = config.webhook_receiver_port
     require_free_port(config.host, port, "the demo webhook receiver")
     process = spawn(
         [

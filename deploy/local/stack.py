@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, field
 
 from deploy.local import kafka, postgres, services
-from deploy.local.config import SERVICE_PORTS, StackConfig
+from deploy.local.config import SERVICES, StackConfig
 from deploy.local.processes import ProcessRecord
 from deploy.local.state import KafkaState, PostgresState, StackState
 
@@ -75,7 +75,7 @@ def up(config: StackConfig, *, with_services: bool = False) -> tuple[StackState,
     if with_services:
         began = time.monotonic()
         launched = []
-        for name in SERVICE_PORTS:
+        for name in SERVICES:
             current = state.services.get(name)
             if current is not None and services.ready(current):
                 report.already_running.append(name)
@@ -125,7 +125,7 @@ def status(config: StackConfig) -> dict[str, str]:
     else:
         where = postgres.redacted(state.postgres.url)
         report["postgres"] = f"running at {where}" if _postgres_up(state) else "stopped"
-    for name in SERVICE_PORTS:
+    for name in SERVICES:
         service = state.services.get(name)
         if service is None:
             report[name] = "not started"

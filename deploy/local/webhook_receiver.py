@@ -6,13 +6,17 @@ prints one line per delivery to its log (`var/logs/webhook-receiver.log`).
 `python -m deploy.local.webhook_receiver --port 8010 --secret-file var/demo-webhook/secret`
 
 It answers 204 to a delivery that verifies, 401 to one that does not, and 503 while there is
-no secret yet (the notifier tries again later). The events carry no personal data; the line
+no secret yet (the notifier tries again later). As Standard Webhooks asks of a receiver, it
+handles each `webhook-id` once: a delivery sent again (the notifier could not know that the
+first one arrived) is answered 204 and its line says `again`, so that the log shows every
+delivery and, apart, every effect. The events carry no personal data; the line
 shows their type and ids only."""
 
 import argparse
 import datetime as dt
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +27,27 @@ PORT = 8010
 MAX_BODY_BYTES = 1024 * 1024
 # Deliveries arrive on several threads at once; one line each, never two run together.
 _PRINTING = threading.Lock()
+# The webhook-ids handled, newest last; the oldest are forgotten past this many.
+REMEMBERED = 100_000
+
+
+class SeenWebhooks:
+    """The webhook-ids already handled (thread-safe), so that a resent delivery has no second
+    effect."""
+
+    def __init__(self, capacity: int = REMEMBERED) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def first_time(self, webhook_id: str) -> bool:
+        with self._lock:
+            if webhook_id in self._ids:
+                return False
+            self._ids[webhook_id] = None
+            if len(self._ids) > self._capacity:
+                self._ids.popitem(last=False)
+            return True
 
 
 def describe(event: dict[str, object]) -> str:
@@ -38,6 +63,7 @@ def describe(event: dict[str, object]) -> str:
 class _Handler(BaseHTTPRequestHandler):
     server_version = "OvergangDemoReceiver/1"
     secret_file: Path
+    seen: SeenWebhooks
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -56,7 +82,8 @@ class _Handler(BaseHTTPRequestHandler):
         except WebhookVerificationError as error:
             self._answer(401, f"refused: {error} (webhook-id={webhook_id})")
             return
-        self._answer(204, f"verified webhook-id={webhook_id} {describe(event)}")
+        handled = "verified" if self.seen.first_time(webhook_id) else "verified again"
+        self._answer(204, f"{handled} webhook-id={webhook_id} {describe(event)}")
 
     def _answer(self, status: int, line: str) -> None:
         self.send_response(status)
@@ -71,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def serve(host: str, port: int, secret_file: Path) -> None:
-    handler = type("Handler", (_Handler,), {"secret_file": secret_file})
+    handler = type("Handler", (_Handler,), {"secret_file": secret_file, "seen": SeenWebhooks()})
     server = ThreadingHTTPServer((host, port), handler)
     print(
         f"demo webhook receiver on http://{host}:{port}/ verifying with {secret_file}", flush=True

@@ -107,3 +107,22 @@ def test_the_demo_receiver_verifies_each_delivery_and_logs_one_line(
     assert str(event.data["subject_id"]) not in verified  # type and ids of the referral only
     assert " 401 refused" in refused
     assert third in refused
+
+
+def test_a_delivery_sent_again_is_answered_but_marked_as_handled_already(
+    demo_receiver: DemoReceiver,
+) -> None:
+    demo_receiver.secret_file.write_text(SECRET + "\n")
+    body = structured_body(submitted(uuid.uuid4(), uuid.uuid4()))
+    webhook_id, other = str(uuid.uuid4()), str(uuid.uuid4())
+
+    statuses = [
+        asyncio.run(_deliver(demo_receiver.url, SECRET, body, each))
+        for each in (webhook_id, webhook_id, other)
+    ]
+
+    assert statuses == [204, 204, 204]
+    first, again, new = demo_receiver.lines()
+    assert f" 204 verified webhook-id={webhook_id} " in first
+    assert f" 204 verified again webhook-id={webhook_id} " in again
+    assert f" 204 verified webhook-id={other} " in new
