@@ -134,6 +134,29 @@ async def _unstorable_text(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+# The database is out of reach for now (restarting, failing over, refusing connections): the
+# request did nothing, and the same request may be sent again.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    ConnectionRefusedError,
+)
+RETRY_AFTER_S = 1
+
+
+async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    return problem(
+        503,
+        "Service Unavailable",
+        "the database cannot be reached just now; nothing was done: send the request again "
+        "(with the same Idempotency-Key, if it had one)",
+        type_=problem_type("database-unavailable"),
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     # The cause goes to the log, never to the caller.
     return problem(500, "Internal Server Error", "an unexpected error; it has been logged")
@@ -156,6 +179,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         asyncpg.UntranslatableCharacterError,
     ):
         app.add_exception_handler(unstorable, _unstorable_text)
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 

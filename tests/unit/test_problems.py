@@ -1,5 +1,6 @@
 """Every error of the HTTP surface is RFC 9457 problem+json, Starlette's own included."""
 
+import asyncpg
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
@@ -23,6 +24,10 @@ def _app() -> FastAPI:
     @app.get("/pages")
     async def pages(cursor: CursorParam = None) -> list[str]:
         return [] if cursor is None else decode_cursor(cursor, 2)
+
+    @app.get("/database-restarting")
+    async def database_restarting() -> None:
+        raise asyncpg.CannotConnectNowError("the database system is shutting down")
 
     @app.get("/boom")
     async def boom() -> None:
@@ -84,3 +89,13 @@ def test_a_cursor_not_made_by_the_list_names_the_cursor_parameter() -> None:
         assert response.status_code == 422
         assert response.json()["type"] == "https://overgang.no/problems/invalid-cursor"
         assert [error["field"] for error in response.json()["errors"]] == ["cursor"]
+
+
+def test_a_database_out_of_reach_is_a_503_to_send_again() -> None:
+    response = TestClient(_app(), raise_server_exceptions=False).get("/database-restarting")
+
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["type"] == "https://overgang.no/problems/database-unavailable"
+    assert "send the request again" in response.json()["detail"]

@@ -43,6 +43,15 @@ class WorkerSettings:
     stop_grace_s: float = 10.0
 
 
+def _lost(listener: "PoolConnectionProxy[asyncpg.Record]") -> bool:
+    """Whether the listening connection is gone. When the database ends a pooled connection,
+    asyncpg takes it back from its proxy, which then raises on every call: gone too."""
+    try:
+        return listener.is_closed()
+    except asyncpg.InterfaceError:
+        return True
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -74,7 +83,7 @@ class DeliveryWorker:
         listener: PoolConnectionProxy[asyncpg.Record] | None = None
         try:
             while not stop.is_set():
-                if listener is None or listener.is_closed():
+                if listener is None or _lost(listener):
                     listener = await self._listen(listener)
                 try:
                     await self._fill()
@@ -98,7 +107,8 @@ class DeliveryWorker:
             if listener is not None:
                 with contextlib.suppress(*_DATABASE_ERRORS):
                     await listener.remove_listener(NEW_DELIVERIES, self._on_new_deliveries)
-                await self.pool.release(listener)
+                with contextlib.suppress(*_DATABASE_ERRORS):
+                    await self.pool.release(listener)
             await self._finish()
 
     async def _listen(
@@ -116,6 +126,8 @@ class DeliveryWorker:
             return None
         try:
             await listener.add_listener(NEW_DELIVERIES, self._on_new_deliveries)
+            # Losing it wakes the worker, to listen again and catch up at once.
+            listener.add_termination_listener(self._on_new_deliveries)
         except _DATABASE_ERRORS:
             await self.pool.release(listener)
             return None

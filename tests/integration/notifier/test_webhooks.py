@@ -15,6 +15,7 @@ from schemas.ids import OrganisationId
 from schemas.notifications import NotificationDeliveredV1
 from schemas.registry import parse
 from services.notifier.consumers.domain_events import handle
+from services.notifier.store.deliveries import NEW_DELIVERIES
 from services.notifier.usecases import deliveries
 from services.notifier.usecases.clock import now
 from services.plumbing.binding import to_record
@@ -94,6 +95,33 @@ async def test_new_deliveries_go_out_as_they_commit_not_at_the_next_poll(
     ):
         await asyncio.sleep(1)  # the worker's first look, at start, finds nothing
         await publish(servers, topic, [to_record(submitted(uuid.uuid4(), to))])
+        await eventually(lambda: _received(receiver, 1), within_s=20)
+
+
+async def test_the_worker_listens_again_when_the_database_ends_its_connection(
+    servers: Servers, pool: asyncpg.Pool, receiver: Receiver
+) -> None:
+    to = uuid.uuid4()
+    await subscribe(pool, to, receiver.url("to"))
+
+    async with running_worker(pool, poll_s=600):
+        await asyncio.sleep(1)  # listening, and waiting for news
+        admin = await asyncpg.connect(servers.database_url)
+        try:
+            # As a restarting server, or a failover, would: the listening connection ends.
+            ended = await admin.fetchval(
+                """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                   WHERE query LIKE 'LISTEN %' || $1 || '%'""",
+                NEW_DELIVERIES,
+            )
+        finally:
+            await admin.close()
+        assert ended == 1
+        await asyncio.sleep(1)
+        async with pool.acquire() as connection, connection.transaction():
+            event = submitted(uuid.uuid4(), to)
+            await handle(connection, parse(event), event)
+        # Only a new listener can hear of it before the next poll, ten minutes away.
         await eventually(lambda: _received(receiver, 1), within_s=20)
 
 
