@@ -43,14 +43,28 @@ class ProcessRecord(BaseModel):
         process = psutil.Process(self.pid)
         try:
             process.send_signal(sig)
-            process.wait(timeout_s)
-        except psutil.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+            if not _ended(process, timeout_s):
+                process.kill()
+                _ended(process, 10)
         except psutil.NoSuchProcess:
             pass
         finally:
             _forget(self.pid)
+
+
+def _ended(process: psutil.Process, timeout_s: float) -> bool:
+    """Wait until the process has exited; whether it did in time. A process that another
+    one started (e.g. a service the test harness restarted) stays a zombie until that one
+    reaps it: it has exited all the same."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 # The processes this interpreter started. They outlive it on purpose; holding their Popen

@@ -221,7 +221,8 @@ class EventConsumer:
             return result
         try:
             if self.batch_handler is not None and new:
-                with self._batch_span(new):
+                # One event alone continues its own trace; several are linked to theirs.
+                with self._span(*new[0][:2]) if len(new) == 1 else self._batch_span(new):
                     await self.batch_handler(connection, [(data, event) for _, event, data in new])
             else:
                 for record, event, data in new:

@@ -330,7 +330,20 @@ class OutboxRelay:
                 "messaging.operation.type": "send",
                 "messaging.batch.message_count": len(rows),
             },
-        ):
+        ) as span:
+            if span.is_recording():
+                # Linked to each event's create span: the traces of the changes it publishes.
+                for row in rows:
+                    carrier = {
+                        name: bytes(value).decode()
+                        for name, value in zip(
+                            row["header_names"], row["header_values"], strict=True
+                        )
+                        if name in ("traceparent", "tracestate")
+                    }
+                    creator = trace.get_current_span(propagate.extract(carrier))
+                    if creator.get_span_context().is_valid:
+                        span.add_link(creator.get_span_context())
             async with producer.transaction():
                 await producer.send_offsets_to_transaction(
                     {

@@ -55,6 +55,14 @@ class TraceContextPassThrough:
             context.detach(token)
 
 
+def trace_headers() -> dict[str, str]:
+    """The current trace context as W3C headers (traceparent, tracestate), to store with
+    work done later, so that it continues this trace; empty when no span is current."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
 def configure_tracing(
     service_name: str, exporter: TraceExporter, otlp_endpoint: str | None = None
 ) -> TracerProvider:

@@ -176,11 +176,17 @@ def test_no_handoff_is_lost_or_doubled_when_services_the_broker_or_the_database_
             fault.mend_it(system)
             mended = time.time()
             system.until_ready()
+
             # Recovered: everything filed so far, and something filed since, is all through.
+            def recovered(since: float = mended) -> bool:
+                return (
+                    _still_going(load)
+                    and bool(load.filed_since(since))
+                    and _through(system, list(load.handoffs))
+                )
+
             until(
-                lambda mended=mended: (
-                    load.filed_since(mended) and _through(system, list(load.handoffs))
-                ),
+                recovered,
                 timeout_s=RECOVER_WITHIN_S,
                 what=f"recovery from {fault.name}",
                 every_s=0.5,

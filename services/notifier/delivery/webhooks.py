@@ -20,6 +20,7 @@ from schemas.notifications import DeliveryFailure
 from services.notifier.domain.deliveries import AttemptResult, is_retryable_status
 from services.notifier.domain.errors import UnsafeTarget
 from services.notifier.domain.targets import IPAddress, WebhookUrl, check_addresses, check_url
+from services.plumbing.telemetry import trace_headers
 
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 USER_AGENT = "Overgang-Notifier/0.1 (+https://overgang.no)"
@@ -140,6 +141,9 @@ class WebhookSender:
             "webhook-id": webhook_id,
             "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": signature,
+            # The receiver may continue the trace (W3C trace context); unsigned, as it
+            # says nothing about the event.
+            **trace_headers(),
         }
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
         try:

@@ -15,10 +15,12 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from opentelemetry import propagate, trace
 
 from schemas.ids import SubscriptionId
 from schemas.notifications import Channel
@@ -29,6 +31,7 @@ from services.notifier.usecases import deliveries
 from services.notifier.usecases.clock import now as utc_now
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 _DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
@@ -41,6 +44,22 @@ class WorkerSettings:
     # Longer than any attempt can take; after it an unsettled claim is free again.
     lease_s: float = 120.0
     stop_grace_s: float = 10.0
+
+
+def _attempt_span(claim: Claimed) -> "AbstractContextManager[trace.Span]":
+    """The span of one attempt, in the trace of the event's handling."""
+    delivery = claim.delivery
+    return tracer.start_as_current_span(
+        f"{delivery.channel.value} deliver",
+        context=propagate.extract(dict(claim.trace_context)),
+        kind=trace.SpanKind.CLIENT,
+        attributes={
+            "messaging.message.id": str(delivery.event_id),
+            "overgang.delivery.id": str(delivery.delivery_id),
+            "overgang.delivery.attempt": delivery.attempts + 1,
+            "overgang.subscription.id": str(delivery.subscription_id),
+        },
+    )
 
 
 def _lost(listener: "PoolConnectionProxy[asyncpg.Record]") -> bool:
@@ -164,10 +183,12 @@ class DeliveryWorker:
         try:
             started_at = self.clock()
             sender = self.channels.get(claim.delivery.channel)
-            if sender is None:
-                result = unusable(f"no_{claim.delivery.channel.value}_sender")
-            else:
-                result = await sender.attempt(claim)
+            with _attempt_span(claim) as span:
+                if sender is None:
+                    result = unusable(f"no_{claim.delivery.channel.value}_sender")
+                else:
+                    result = await sender.attempt(claim)
+                span.set_attribute("overgang.delivery.delivered", result.delivered)
             try:
                 async with self.pool.acquire() as connection:
                     settled = await deliveries.settle(

@@ -2,9 +2,10 @@
 for a while (a lease), settled after each attempt, listed per organisation."""
 
 import datetime as dt
+import json
 import uuid
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -46,6 +47,8 @@ class Claimed:
     url: str | None = None  # a webhook's
     sealed_secret: bytes | None = None  # a webhook's
     address: str | None = None  # an e-mail's
+    # The trace of the event's handling (W3C headers): the attempt continues it.
+    trace_context: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,15 +65,22 @@ class Attempt:
 
 
 async def save_event(
-    connection: Connection, event_id: uuid.UUID, event_type: str, body: str, now: dt.datetime
+    connection: Connection,
+    event_id: uuid.UUID,
+    event_type: str,
+    body: str,
+    now: dt.datetime,
+    trace_context: Mapping[str, str],
 ) -> None:
+    """The event as its deliveries send it, with the trace they continue (W3C headers)."""
     await connection.execute(
-        """INSERT INTO notified_events (event_id, event_type, body, received_at)
-           VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING""",
+        """INSERT INTO notified_events (event_id, event_type, body, received_at, trace_context)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING""",
         event_id,
         event_type,
         body,
         now,
+        json.dumps(dict(trace_context)),
     )
 
 
@@ -167,7 +177,7 @@ async def claim(
               AND s.subscription_id = d.subscription_id AND e.event_id = d.event_id
               AND s.deleted_at IS NULL
             RETURNING {_COLUMNS}, d.lease_token, s.url, s.secret_ciphertext, s.address,
-                      e.body""",  # noqa: S608
+                      e.body, e.trace_context""",  # noqa: S608
         list(delivery_ids),
         now,
         lease_until,
@@ -180,6 +190,7 @@ async def claim(
             url=row["url"],
             sealed_secret=row["secret_ciphertext"],
             address=row["address"],
+            trace_context=json.loads(row["trace_context"]),
         )
         for row in rows
     ]

@@ -17,6 +17,7 @@ from services.notifier.domain.subscriptions import SubscriptionKind
 from services.notifier.store import deliveries, inbox, subscriptions
 from services.notifier.store import routing as routing_store
 from services.plumbing.database import Connection
+from services.plumbing.telemetry import trace_headers
 
 _CHANNELS = {SubscriptionKind.WEBHOOK: Channel.WEBHOOK, SubscriptionKind.EMAIL: Channel.EMAIL}
 
@@ -57,7 +58,7 @@ async def notify(
         wanting = await subscriptions.wanting(connection, organisations, event.type)
         if wanting:
             await deliveries.save_event(
-                connection, event.id, event.type, structured_body(event), now
+                connection, event.id, event.type, structured_body(event), now, trace_headers()
             )
             made = await deliveries.add_all(
                 connection,
