@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from deploy.local import services, stack
+from deploy.local import processes, services, stack
 from deploy.local.config import REPOSITORY, SERVICES, StackConfig
 from deploy.local.dev_issuer import issue
 from deploy.local.state import StackState
@@ -208,3 +208,5 @@ def running_system(directory: Path, *, otlp_endpoint: str) -> Iterator[System]:
         yield System(config, environment, organisations)
     finally:
         _overgang(environment, "stack", "down")
+        # What this process restarted, the command stopped: reap it here.
+        processes.reap_ended()

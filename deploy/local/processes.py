@@ -53,16 +53,21 @@ class ProcessRecord(BaseModel):
 
 
 def _ended(process: psutil.Process, timeout_s: float) -> bool:
-    """Wait until the process has exited; whether it did in time. A process that another
-    one started (e.g. a service the test harness restarted) stays a zombie until that one
-    reaps it: it has exited all the same."""
+    """Wait until the process has exited; whether it did in time. One we started has ended
+    when we have reaped it. One that another process started (e.g. a service the test
+    harness restarted) stays a zombie until that one reaps it: it has ended all the same."""
+    ours = _popen(process.pid)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        try:
-            if process.status() == psutil.STATUS_ZOMBIE:
+        if ours is not None:
+            if ours.poll() is not None:
                 return True
-        except psutil.NoSuchProcess:
-            return True
+        else:
+            try:
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    return True
+            except psutil.NoSuchProcess:
+                return True
         time.sleep(0.05)
     return False
 
@@ -72,11 +77,25 @@ def _ended(process: psutil.Process, timeout_s: float) -> bool:
 _started: list["subprocess.Popen[bytes]"] = []
 
 
+def _popen(pid: int) -> "subprocess.Popen[bytes] | None":
+    """The Popen of a process this interpreter started, if it did."""
+    return next((process for process in _started if process.pid == pid), None)
+
+
 def _forget(pid: int) -> None:
-    """Let go of the Popen of a process we stopped (poll notes that it was reaped)."""
+    """Let go of the Popen of a process we stopped, once it is reaped (a Popen let go of
+    while its process runs warns that it does)."""
     for process in [p for p in _started if p.pid == pid]:
-        process.poll()
-        _started.remove(process)
+        if process.poll() is not None:
+            _started.remove(process)
+
+
+def reap_ended() -> None:
+    """Let go of every process we started that has ended, whoever stopped it (e.g. `overgang
+    stack down`, from another process)."""
+    for process in list(_started):
+        if process.poll() is not None:
+            _started.remove(process)
 
 
 def spawn(

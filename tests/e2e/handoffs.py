@@ -84,3 +84,14 @@ def act(
         json=body,
     )
     return ok(response, 201 if step in ("contacts", "follow-ups") else 200)
+
+
+def received_referral(
+    filer: httpx.Client, receiver: httpx.Client, to: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID, dict[str, Any]]:
+    """A new person, their consent, and a referral of them that `receiver` (of organisation
+    `to`) has acknowledged: the subject, the consent and the referral."""
+    subject = register(filer)
+    consent_id = consent(filer, subject)
+    referral = act(receiver, refer(filer, subject, to, consent_id), "receive")
+    return subject, consent_id, referral

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from schemas.codes import Role
-from tests.e2e.handoffs import act, consent, ok, refer, register
+from tests.e2e.handoffs import act, consent, ok, received_referral, refer
 from tests.system import System, until
 
 pytestmark = pytest.mark.e2e
@@ -197,10 +197,9 @@ def test_a_withdrawn_consent_reaches_every_organisation_involved(system: System)
         system.client("notifier", "nav_bergenhus", Role.COORDINATOR) as nav_inbox,
         system.client("audit", "follow_up", Role.AUDITOR) as audit,
     ):
-        subject = register(follow_up)
-        consent_id = consent(follow_up, subject)
-        referral = refer(follow_up, subject, system.organisations["nav_bergenhus"], consent_id)
-        referral = act(nav, referral, "receive")
+        subject, consent_id, referral = received_referral(
+            follow_up, nav, system.organisations["nav_bergenhus"]
+        )
 
         withdrawn = ok(
             follow_up.post(f"/v1/consents/{consent_id}/withdraw", json={"withdrawn_by": "person"})
@@ -265,10 +264,9 @@ def test_a_referral_redirected_reaches_the_new_receiver_and_the_audit(system: Sy
         system.client("referral", "career_centre", Role.COORDINATOR) as centre,
         system.client("audit", "follow_up", Role.AUDITOR) as audit,
     ):
-        subject = register(follow_up)
-        consent_id = consent(follow_up, subject)
-        referral = refer(follow_up, subject, system.organisations["nav_voss"], consent_id)
-        referral = act(nav_voss, referral, "receive")
+        subject, consent_id, referral = received_referral(
+            follow_up, nav_voss, system.organisations["nav_voss"]
+        )
         redirected = act(
             nav_voss,
             referral,

@@ -63,9 +63,13 @@ def test_one_trace_runs_from_the_filing_through_kafka_to_the_webhook_and_the_aud
         ]
 
     def complete() -> list[ReceivedSpan] | None:
+        """Every process's spans of the trace, once each has exported them (in batches, a
+        few seconds apart)."""
         spans = _in_trace(collector, trace_id)
+        services = {s.service for s in spans if s.kind in (SERVER, CLIENT)}
         delivered = any(s.name == "webhook deliver" for s in spans)
-        return spans if delivered and audit_handling() else None
+        ready = {"overgang-referral", "overgang-notifier"} <= services and delivered
+        return spans if ready and audit_handling() else None
 
     spans = until(complete, timeout_s=60, what=f"the spans of trace {trace_id}")
 
