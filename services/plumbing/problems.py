@@ -1,5 +1,6 @@
 """Errors as RFC 9457 problem details (application/problem+json), made in one place."""
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -12,6 +13,8 @@ from starlette.exceptions import HTTPException
 
 from services.plumbing.idempotency import IdempotencyKeyReused
 from services.plumbing.pagination import BadCursor
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 # Where typed problems live: a problem's `type` is this plus its slug.
@@ -150,11 +153,21 @@ async def _database_unavailable(request: Request, error: Exception) -> JSONRespo
     return problem(
         503,
         "Service Unavailable",
-        "the database cannot be reached just now; nothing was done: send the request again "
-        "(with the same Idempotency-Key, if it had one)",
+        "the database could not be reached, so the request may not have been carried out: "
+        "send it again (with the same Idempotency-Key, if it had one, so that it is carried "
+        "out once)",
         type_=problem_type("database-unavailable"),
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
+
+
+async def _interface_error(request: Request, error: Exception) -> JSONResponse:
+    """asyncpg's InterfaceError is a connection lost under a request (the database restarted)
+    or a misuse of the driver: only the first is the database's being away."""
+    if "connection is closed" in str(error) or "connection was closed" in str(error):
+        return await _database_unavailable(request, error)
+    log.error("database driver misused", exc_info=error)
+    return await _unexpected(request, error)
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -181,6 +194,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         app.add_exception_handler(unstorable, _unstorable_text)
     for unavailable in DATABASE_UNAVAILABLE:
         app.add_exception_handler(unavailable, _database_unavailable)
+    app.add_exception_handler(asyncpg.InterfaceError, _interface_error)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -1,6 +1,7 @@
 """Every error of the HTTP surface is RFC 9457 problem+json, Starlette's own included."""
 
 import asyncpg
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
@@ -28,6 +29,16 @@ def _app() -> FastAPI:
     @app.get("/database-restarting")
     async def database_restarting() -> None:
         raise asyncpg.CannotConnectNowError("the database system is shutting down")
+
+    @app.get("/connection-lost")
+    async def connection_lost() -> None:
+        raise asyncpg.InterfaceError(
+            "cannot call Transaction.__aexit__(): the underlying connection is closed"
+        )
+
+    @app.get("/driver-misused")
+    async def driver_misused() -> None:
+        raise asyncpg.InterfaceError("cannot perform operation: another operation is in progress")
 
     @app.get("/boom")
     async def boom() -> None:
@@ -91,11 +102,19 @@ def test_a_cursor_not_made_by_the_list_names_the_cursor_parameter() -> None:
         assert [error["field"] for error in response.json()["errors"]] == ["cursor"]
 
 
-def test_a_database_out_of_reach_is_a_503_to_send_again() -> None:
-    response = TestClient(_app(), raise_server_exceptions=False).get("/database-restarting")
+@pytest.mark.parametrize("path", ["/database-restarting", "/connection-lost"])
+def test_a_database_out_of_reach_is_a_503_to_send_again(path: str) -> None:
+    response = TestClient(_app(), raise_server_exceptions=False).get(path)
 
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == "1"
     assert response.json()["type"] == "https://overgang.no/problems/database-unavailable"
-    assert "send the request again" in response.json()["detail"]
+    assert "send it again" in response.json()["detail"]
+
+
+def test_a_driver_misused_is_a_500_not_a_503() -> None:
+    response = TestClient(_app(), raise_server_exceptions=False).get("/driver-misused")
+
+    assert response.status_code == 500
+    assert "another operation" not in response.text
