@@ -30,6 +30,7 @@ from services.plumbing.problems import install_problem_handlers
 from services.plumbing.settings import ServiceSettings
 from services.plumbing.tables import create_plumbing_tables
 from services.plumbing.telemetry import (
+    HttpMetrics,
     TraceContextPassThrough,
     TraceExporter,
     configure_logging,
@@ -224,6 +225,7 @@ def create_service_app(
     declare_problem_responses(app)
     app.include_router(health_router({"database": database, "schema": schema, "kafka": kafka}))
     app.mount("/metrics", make_asgi_app())
+    app.add_middleware(HttpMetrics)
     if settings.trace_exporter is TraceExporter.NONE:
         app.add_middleware(TraceContextPassThrough)
     else:

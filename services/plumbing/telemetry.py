@@ -9,6 +9,7 @@
 
 import logging
 import sys
+import time
 from enum import StrEnum
 
 from opentelemetry import context, propagate, trace
@@ -16,9 +17,9 @@ from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class TraceExporter(StrEnum):
@@ -122,3 +123,49 @@ CONSUMER_LAG = Gauge(
     "records on a partition not yet consumed by the group",
     ["topic", "group", "partition"],
 )
+HTTP_DURATION = Histogram(
+    "overgang_http_request_duration_seconds",
+    "HTTP requests by route template (never the path itself: it may hold ids), method and "
+    "status class, from the first byte received to the response started",
+    ["route", "method", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+# Routes whose requests are not timed: the probes and the scrape itself.
+_UNTIMED = ("/healthz", "/readyz", "/metrics")
+
+
+class HttpMetrics:
+    """Pure ASGI middleware: each request's duration into HTTP_DURATION, labelled with the
+    route template FastAPI matched (`/v1/referrals/{referral_id}`), so that the label's values
+    stay few and carry no ids."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(_UNTIMED):
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+
+        started = False
+
+        def observe(status: int) -> None:
+            route = scope.get("route")
+            HTTP_DURATION.labels(
+                getattr(route, "path_format", "unmatched"), scope["method"], f"{status // 100}xx"
+            ).observe(time.perf_counter() - began)
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                observe(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            if not started:  # the outermost handler answers 500
+                observe(500)
+            raise

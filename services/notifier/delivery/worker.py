@@ -26,6 +26,7 @@ from schemas.ids import SubscriptionId
 from schemas.notifications import Channel
 from services.notifier.delivery.channels import ChannelSender, unusable
 from services.notifier.domain.deliveries import RetryPolicy
+from services.notifier.metrics import DELIVERY_ATTEMPTS
 from services.notifier.store.deliveries import NEW_DELIVERIES, Claimed
 from services.notifier.usecases import deliveries
 from services.notifier.usecases.clock import now as utc_now
@@ -208,6 +209,8 @@ class DeliveryWorker:
                     type(error).__name__,
                 )
                 return
+            if settled is not None:
+                DELIVERY_ATTEMPTS.labels(settled.channel.value, settled.status.value).inc()
             if settled is None:
                 log.warning("delivery %s: lease lost before settling", claim.delivery.delivery_id)
         finally:
