@@ -4,8 +4,11 @@ import signal
 import time
 from dataclasses import dataclass, field
 
+import psutil
+
 from deploy.local import kafka, postgres, services
 from deploy.local.config import SERVICES, StackConfig
+from deploy.local.errors import StackError
 from deploy.local.processes import ProcessRecord
 from deploy.local.state import KafkaState, PostgresState, StackState
 
@@ -103,11 +106,18 @@ def down(config: StackConfig) -> list[str]:
     if state.postgres is not None:
         # SIGINT is PostgreSQL's "fast" shutdown: roll back open work and stop cleanly.
         owned.append(("postgres", state.postgres.process, signal.SIGINT))
-    stopped = []
+    stopped, failed = [], []
     for name, process, sig in owned:
         if process is not None and process.running():
-            process.stop(sig=sig, timeout_s=60)
+            # One that cannot be stopped must not leave the others running.
+            try:
+                process.stop(sig=sig, timeout_s=60)
+            except (OSError, psutil.Error) as error:
+                failed.append(f"{name} (pid {process.pid}): {error}")
+                continue
             stopped.append(name)
+    if failed:
+        raise StackError("could not stop " + "; ".join(failed) + f" (see {config.state_file})")
     config.state_file.unlink(missing_ok=True)
     return stopped
 
