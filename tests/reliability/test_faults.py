@@ -32,6 +32,8 @@ STEADY_S = 4.0  # load before each fault, and without any fault at first
 DOWN_S = 3.0  # how long the broken part stays down
 RECOVER_WITHIN_S = 180.0
 SUBMITTED = "no.overgang.referral.submitted.v1"
+AUDITOR = (Role.AUDITOR,)
+FILER = (Role.COORDINATOR, Role.FILER)
 RESULTS = Path(os.environ.get("OVERGANG_FAULTS_RESULTS", REPOSITORY / "bench/results/faults.json"))
 
 
@@ -155,10 +157,6 @@ def _row(
         },
         "recovered_s": round(recovered_s, 2),
     }
-
-
-AUDITOR = (Role.AUDITOR,)
-FILER = (Role.COORDINATOR, Role.FILER)
 
 
 def test_no_handoff_is_lost_or_doubled_when_services_the_broker_or_the_database_fail(
