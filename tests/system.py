@@ -123,19 +123,21 @@ class System:
         state.save(self.config.state_file)
         services.await_ready(self.config, service, state.services[service])
 
-    def stop_kafka(self) -> None:
+    def stop_kafka(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """The broker's orderly shutdown; with SIGKILL, a crash."""
         kafka = self.state().kafka
         assert kafka is not None
         assert kafka.process is not None
-        kafka.process.stop(sig=signal.SIGTERM, timeout_s=60)
+        kafka.process.stop(sig=sig, timeout_s=60)
 
-    def stop_postgres(self) -> None:
-        """PostgreSQL's fast shutdown: every open transaction is rolled back, every
-        connection cut."""
+    def stop_postgres(self, sig: signal.Signals = signal.SIGINT) -> None:
+        """PostgreSQL's fast shutdown (every open transaction rolled back, every connection
+        cut); with SIGQUIT its immediate shutdown, a crash: it recovers from its WAL when it
+        starts again."""
         postgres = self.state().postgres
         assert postgres is not None
         assert postgres.process is not None
-        postgres.process.stop(sig=signal.SIGINT, timeout_s=60)
+        postgres.process.stop(sig=sig, timeout_s=60)
 
     def start_servers(self) -> None:
         """Start Kafka and PostgreSQL again where they are stopped (same ports, same data)."""

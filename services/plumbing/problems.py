@@ -144,7 +144,8 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
-    ConnectionRefusedError,
+    # Refused, reset, aborted: the requests' only network peer is their database.
+    ConnectionError,
 )
 RETRY_AFTER_S = 1
 

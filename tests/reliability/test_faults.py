@@ -8,6 +8,7 @@ The table goes to bench/results/faults.json (OVERGANG_FAULTS_RESULTS to write el
 
 import asyncio
 import os
+import signal
 import time
 import uuid
 from collections import Counter
@@ -50,7 +51,9 @@ FAULTS = (
     Fault("SIGKILL notifier", lambda s: s.kill("notifier"), lambda s: s.start("notifier")),
     Fault("SIGKILL audit", lambda s: s.kill("audit"), lambda s: s.start("audit")),
     Fault("stop Kafka", System.stop_kafka, System.start_servers),
+    Fault("SIGKILL Kafka", lambda s: s.stop_kafka(signal.SIGKILL), System.start_servers),
     Fault("stop PostgreSQL", System.stop_postgres, System.start_servers),
+    Fault("crash PostgreSQL", lambda s: s.stop_postgres(signal.SIGQUIT), System.start_servers),
 )
 
 

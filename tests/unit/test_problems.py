@@ -30,6 +30,10 @@ def _app() -> FastAPI:
     async def database_restarting() -> None:
         raise asyncpg.CannotConnectNowError("the database system is shutting down")
 
+    @app.get("/connection-reset")
+    async def connection_reset() -> None:
+        raise ConnectionResetError(104, "Connection reset by peer")
+
     @app.get("/connection-lost")
     async def connection_lost() -> None:
         raise asyncpg.InterfaceError(
@@ -102,7 +106,7 @@ def test_a_cursor_not_made_by_the_list_names_the_cursor_parameter() -> None:
         assert [error["field"] for error in response.json()["errors"]] == ["cursor"]
 
 
-@pytest.mark.parametrize("path", ["/database-restarting", "/connection-lost"])
+@pytest.mark.parametrize("path", ["/database-restarting", "/connection-lost", "/connection-reset"])
 def test_a_database_out_of_reach_is_a_503_to_send_again(path: str) -> None:
     response = TestClient(_app(), raise_server_exceptions=False).get(path)
 
