@@ -67,7 +67,12 @@ def from_record(
     try:
         sdk_event = from_binary(
             KafkaMessage(
-                headers={n: c for n, c in header_map.items() if n.startswith("ce_")}
+                # ce_time is left to our envelope's validation below (RFC 3339, with an
+                # offset); the SDK's own parsing of it, through dateutil, cost a tenth of
+                # the audit's time per event.
+                headers={
+                    n: c for n, c in header_map.items() if n.startswith("ce_") and n != "ce_time"
+                }
                 | {"content-type": b"application/json"},
                 key=key,
                 # The data is `data` above: the SDK need not parse the JSON a second time.
@@ -80,6 +85,8 @@ def from_record(
         raise UndecodableRecord(f"the CloudEvents headers cannot be read: {error}") from None
     # The SDK turns the record key into the partitionkey extension.
     attributes["partition_key"] = attributes.pop(_PARTITION_KEY, key.decode(errors="replace"))
+    if (time := header_map.get("ce_time")) is not None:
+        attributes["time"] = time.decode(errors="replace")
     try:
         return CloudEvent.model_validate({**attributes, "data": data})
     except ValidationError as error:

@@ -8,6 +8,7 @@ to be erased may go into it."""
 
 import contextlib
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -32,23 +33,33 @@ def event_payload(event: CloudEvent) -> bytes:
 def organisations_in(data: Any) -> tuple[uuid.UUID, ...]:
     """Every organisation an event's data names (senders, receivers, actors' organisations,
     parties, recipients), in the order they first appear."""
-    found: dict[uuid.UUID, None] = {}
-
-    def walk(value: Any, key: str | None) -> None:
-        if isinstance(value, dict):
-            for name, inner in value.items():
-                walk(inner, str(name))
-        elif isinstance(value, list):
-            for inner in value:
-                walk(inner, key)
-        elif isinstance(value, str) and key is not None and _names_organisations(key):
-            with contextlib.suppress(ValueError):
-                found.setdefault(uuid.UUID(value), None)
-
-    walk(data, None)
-    return tuple(found)
+    found: dict[str, None] = {}
+    _collect(data, None, found)
+    ids = []
+    for text in found:
+        with contextlib.suppress(ValueError):
+            ids.append(uuid.UUID(text))
+    return tuple(dict.fromkeys(ids))
 
 
+def _collect(value: Any, key: str | None, found: dict[str, None]) -> None:
+    """Only containers are descended into (this runs for every event the audit logs)."""
+    if isinstance(value, dict):
+        for name, inner in value.items():
+            if isinstance(inner, (dict, list)):
+                _collect(inner, str(name), found)
+            elif isinstance(inner, str) and _names_organisations(str(name)):
+                found.setdefault(inner, None)
+    elif isinstance(value, list):
+        naming = key is not None and _names_organisations(key)
+        for inner in value:
+            if isinstance(inner, (dict, list)):
+                _collect(inner, key, found)
+            elif naming and isinstance(inner, str):
+                found.setdefault(inner, None)
+
+
+@functools.lru_cache(maxsize=1024)  # keys of the events' schemas: few
 def _names_organisations(key: str) -> bool:
     return key in ("organisation_id", "parties") or key.endswith(
         ("_organisation_id", "organisation_ids")
