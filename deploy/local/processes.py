@@ -38,7 +38,7 @@ class ProcessRecord(BaseModel):
     def stop(self, *, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 30.0) -> None:
         """Ask the process to stop, wait for it, and kill it if it will not."""
         if not self.running():
-            _forget(self.pid)
+            reap_ended()
             return
         process = psutil.Process(self.pid)
         try:
@@ -49,7 +49,7 @@ class ProcessRecord(BaseModel):
         except psutil.NoSuchProcess:
             pass
         finally:
-            _forget(self.pid)
+            reap_ended()
 
 
 def _ended(process: psutil.Process, timeout_s: float) -> bool:
@@ -82,17 +82,10 @@ def _popen(pid: int) -> "subprocess.Popen[bytes] | None":
     return next((process for process in _started if process.pid == pid), None)
 
 
-def _forget(pid: int) -> None:
-    """Let go of the Popen of a process we stopped, once it is reaped (a Popen let go of
-    while its process runs warns that it does)."""
-    for process in [p for p in _started if p.pid == pid]:
-        if process.poll() is not None:
-            _started.remove(process)
-
-
 def reap_ended() -> None:
-    """Let go of every process we started that has ended, whoever stopped it (e.g. `overgang
-    stack down`, from another process)."""
+    """Let go of every process we started that has ended, whoever stopped it (us, or e.g.
+    `overgang stack down` from another process). Only once reaped: a Popen let go of while
+    its process runs warns that it does."""
     for process in list(_started):
         if process.poll() is not None:
             _started.remove(process)

@@ -138,7 +138,7 @@ async def _unstorable_text(request: Request, error: Exception) -> JSONResponse:
 
 
 # The database is out of reach for now (restarting, failing over, refusing connections): the
-# request did nothing, and the same request may be sent again.
+# request may not have been carried out, and may be sent again.
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,

@@ -95,3 +95,19 @@ def received_referral(
     consent_id = consent(filer, subject)
     referral = act(receiver, refer(filer, subject, to, consent_id), "receive")
     return subject, consent_id, referral
+
+
+def worklist(client: httpx.Client, box: str, *statuses: str) -> dict[str, dict[str, Any]]:
+    """Every referral of the caller's organisation in `box` (received or sent), in these
+    statuses (all, if none), by id: every page of the worklist."""
+    found: dict[str, dict[str, Any]] = {}
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"box": box, "status": list(statuses), "limit": 200}
+        if cursor:
+            params["cursor"] = cursor
+        page = ok(client.get("/v1/referrals", params=params))
+        found |= {item["referral_id"]: item for item in page["items"]}
+        cursor = page["next_cursor"]
+        if not cursor:
+            return found

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from schemas.codes import Role
-from tests.e2e.handoffs import act, consent, ok, received_referral, refer
+from tests.e2e.handoffs import act, consent, ok, received_referral, refer, worklist
 from tests.system import System, until
 
 pytestmark = pytest.mark.e2e
@@ -27,17 +27,7 @@ REFERRAL = "no.overgang.referral.{}.v1"
 
 def _received(client: httpx.Client, *statuses: str) -> dict[str, dict[str, Any]]:
     """The caller's received referrals in these statuses, by id."""
-    found: dict[str, dict[str, Any]] = {}
-    cursor = None
-    while True:
-        params: dict[str, Any] = {"box": "received", "status": list(statuses), "limit": 200}
-        if cursor:
-            params["cursor"] = cursor
-        page = ok(client.get("/v1/referrals", params=params))
-        found |= {item["referral_id"]: item for item in page["items"]}
-        cursor = page["next_cursor"]
-        if not cursor:
-            return found
+    return worklist(client, "received", *statuses)
 
 
 def _timeline(audit: httpx.Client, subject: str) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ import pytest
 from bench.common import write_results
 from deploy.local.config import REPOSITORY
 from schemas.codes import Role
+from tests.e2e.handoffs import worklist
 from tests.reliability.load import Handoff, Load
 from tests.system import System, until
 
@@ -104,17 +105,8 @@ async def _read_ledgers(system: System, subjects: list[uuid.UUID]) -> Ledgers:
         webhooks.setdefault(uuid.UUID(delivery.event_id), set()).add(delivery.webhook_id)
         resent += delivery.again
     with system.client("referral", "follow_up", *FILER) as client:
-        per_subject: Counter[uuid.UUID] = Counter()
-        cursor = None
-        while True:
-            params: dict[str, Any] = {"box": "sent", "limit": 200}
-            if cursor:
-                params["cursor"] = cursor
-            page = client.get("/v1/referrals", params=params).json()
-            per_subject.update(uuid.UUID(item["subject_id"]) for item in page["items"])
-            cursor = page["next_cursor"]
-            if not cursor:
-                break
+        sent = worklist(client, "sent").values()
+    per_subject = Counter(uuid.UUID(referral["subject_id"]) for referral in sent)
     wanted = set(subjects)
     return Ledgers(
         committed,
