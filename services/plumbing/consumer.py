@@ -58,6 +58,7 @@ Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
     asyncpg.exceptions.ConnectionFailureError,
     asyncpg.exceptions.CannotConnectNowError,
 )

@@ -34,10 +34,23 @@ async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:
     return pool
 
 
+# What a database that went away (restarted, failed over, cut the connection) raises, from the
+# server, the socket or the driver; a worker that meets one starts again on fresh connections.
+# InternalClientError: asyncpg lost track of a connection broken in the middle of an operation
+# ("another operation is in progress"); it killed the outbox relay when PostgreSQL stopped.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+DATABASE_ERRORS_OR_TIMEOUT: tuple[type[Exception], ...] = (*DATABASE_ERRORS, TimeoutError)
+
+
 async def database_answers(pool: asyncpg.Pool, timeout_s: float) -> bool:
     try:
         async with asyncio.timeout(timeout_s):
             async with pool.acquire() as connection:
                 return bool(await connection.fetchval("SELECT 1") == 1)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+    except DATABASE_ERRORS_OR_TIMEOUT:
         return False

@@ -34,7 +34,7 @@ from opentelemetry import propagate, trace
 
 from schemas.envelope import CloudEvent
 from services.plumbing.binding import to_record
-from services.plumbing.database import Connection
+from services.plumbing.database import DATABASE_ERRORS, Connection
 from services.plumbing.telemetry import OUTBOX_OLDEST_UNSENT_AGE, OUTBOX_PUBLISHED, OUTBOX_UNSENT
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ class OutboxRelay:
             try:
                 await self._lead(stop)
                 backoff = 0.1
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError) as error:
+            except (*DATABASE_ERRORS, KafkaError) as error:
                 log.warning(
                     "outbox relay interrupted (%s: %s); retrying", type(error).__name__, error
                 )

@@ -28,6 +28,7 @@ from services.audit.domain.entries import dead_letter_entry
 from services.audit.usecases.ingest import record_dead_letter
 from services.plumbing.binding import UndecodableRecord, from_record
 from services.plumbing.consumer import INFRASTRUCTURE_ERRORS
+from services.plumbing.database import DATABASE_ERRORS
 from services.plumbing.kafka import metadata_answers
 from services.plumbing.outbox import sleep_unless
 
@@ -164,5 +165,5 @@ async def _log_exists(pool: asyncpg.Pool) -> bool:
     try:
         async with pool.acquire() as connection:
             return bool(await connection.fetchval("SELECT to_regclass('audit_log') IS NOT NULL"))
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    except DATABASE_ERRORS:
         return False

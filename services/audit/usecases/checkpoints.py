@@ -24,7 +24,7 @@ from services.audit.store import checkpoints, log
 from services.audit.usecases.recording import SOURCE, NewId
 from services.audit.usecases.verify import verify_chain
 from services.plumbing import outbox
-from services.plumbing.database import Connection
+from services.plumbing.database import DATABASE_ERRORS, Connection
 from services.plumbing.outbox import sleep_unless
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ async def run_checkpoints(
                 await publish_checkpoint(
                     connection, topic=settings.topic, now=clock(), new_id=uuid.uuid4
                 )
-        except (OSError, KafkaError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (*DATABASE_ERRORS, KafkaError) as error:
             logger.warning("no checkpoint published this turn (%s)", type(error).__name__)
 
 

@@ -34,7 +34,7 @@ from services.audit.store.deadlines import DeadlinePosition
 from services.audit.usecases.recording import SOURCE, county_of_caller
 from services.plumbing import outbox
 from services.plumbing.auth import Principal
-from services.plumbing.database import Connection
+from services.plumbing.database import DATABASE_ERRORS, Connection
 from services.plumbing.outbox import sleep_unless
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,7 @@ async def run_deadline_scans(
                     "deadlines: %s",
                     ", ".join(f"{count} {notice}" for notice, count in raised_now.items()),
                 )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except DATABASE_ERRORS as error:
             log.warning("deadlines not scanned this turn (%s)", type(error).__name__)
 
 

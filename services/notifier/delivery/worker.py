@@ -30,11 +30,12 @@ from services.notifier.metrics import DELIVERY_ATTEMPTS
 from services.notifier.store.deliveries import NEW_DELIVERIES, Claimed
 from services.notifier.usecases import deliveries
 from services.notifier.usecases.clock import now as utc_now
+from services.plumbing.database import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
-_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_DATABASE_ERRORS = DATABASE_ERRORS
 
 
 @dataclass(frozen=True)
