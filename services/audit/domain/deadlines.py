@@ -242,6 +242,7 @@ class Step:
     agreement: tuple[AgreementId, int] | None = None
 
 
+_ACKNOWLEDGED = frozenset({DeadlineKind.ACKNOWLEDGE})
 _DECIDED = frozenset({DeadlineKind.ACKNOWLEDGE, DeadlineKind.DECIDE})
 
 
@@ -249,47 +250,58 @@ def step_of(data: EventData) -> Step | None:
     """What a referral event does to the referral's deadlines; None when nothing."""
     if not isinstance(data, ReferralEvent):  # an assignment changes no deadline: None below
         return None
-    step = Step(
-        referral_id=data.referral_id,
-        subject_id=data.subject_id,
-        at=data.occurred_at,
-        receiver=data.to_organisation_id,
-    )
+
+    # Each Step is made once, with its effects (this runs for every event the audit logs).
+    def step(
+        *,
+        meets: frozenset[DeadlineKind] = frozenset(),
+        closes: bool = False,
+        opens: tuple[DeadlineKind, ...] = (),
+        agreement: tuple[AgreementId, int] | None = None,
+    ) -> Step:
+        return Step(
+            data.referral_id,
+            data.subject_id,
+            data.occurred_at,
+            data.to_organisation_id,
+            meets,
+            closes,
+            opens,
+            agreement,
+        )
+
     match data:
         case ReferralSubmittedV1():
-            return replace(
-                step,
+            return step(
                 opens=(DeadlineKind.ACKNOWLEDGE,),
                 agreement=(data.agreement_id, data.agreement_version),
             )
         case ReferralReceivedV1():
-            return replace(
-                step, meets=frozenset({DeadlineKind.ACKNOWLEDGE}), opens=(DeadlineKind.DECIDE,)
-            )
+            return step(meets=_ACKNOWLEDGED, opens=(DeadlineKind.DECIDE,))
         case ReferralAcceptedV1():
-            return replace(step, meets=_DECIDED, opens=(DeadlineKind.FIRST_CONTACT,))
+            return step(meets=_DECIDED, opens=(DeadlineKind.FIRST_CONTACT,))
         case ReferralRejectedV1():
-            return replace(step, meets=_DECIDED, closes=True)
+            return step(meets=_DECIDED, closes=True)
         case ReferralRedirectedV1():
-            return replace(
-                step,
+            return step(
                 meets=_DECIDED,
                 closes=True,
                 opens=(DeadlineKind.ACKNOWLEDGE,),
                 agreement=(data.agreement_id, data.agreement_version),
             )
         case ReferralStartedV1():
-            return replace(step, opens=(DeadlineKind.FOLLOW_UP,))
+            return step(opens=(DeadlineKind.FOLLOW_UP,))
         case ReferralContactRecordedV1():
             if data.result is not ContactResult.REACHED:
                 return None
-            return replace(step, meets=frozenset({DeadlineKind.FIRST_CONTACT}))
+            return step(meets=frozenset({DeadlineKind.FIRST_CONTACT}))
         case ReferralFollowUpRecordedV1():
-            return replace(
-                step, meets=frozenset({DeadlineKind.FOLLOW_UP}), opens=(DeadlineKind.FOLLOW_UP,)
+            return step(
+                meets=frozenset({DeadlineKind.FOLLOW_UP}),
+                opens=(DeadlineKind.FOLLOW_UP,),
             )
         case ReferralWithdrawnV1() | ReferralCompletedV1() | ReferralCancelledV1():
-            return replace(step, closes=True)
+            return step(closes=True)
     return None
 
 
