@@ -53,6 +53,12 @@ class ReferralSettings(ServiceSettings):
         description="OVERGANG_INDEX_KEY: base64 of 32 random bytes, not the master key; keys "
         "the blind index of identity numbers (required in production)",
     )
+    retired_master_keys: SecretStr | None = Field(
+        None,
+        description="OVERGANG_RETIRED_MASTER_KEYS: while the master key is rotated, the keys it "
+        "replaced (base64, comma-separated): they open data keys wrapped before and wrap none; "
+        "unset once `overgang keys rewrap` has moved every data key to the master key",
+    )
     allow_synthetic_identity_numbers: bool = Field(
         False, description="accept NAV's and Skatteetaten's synthetic test identity numbers"
     )
@@ -89,6 +95,15 @@ class ReferralSettings(ServiceSettings):
         return StoreKeys(
             master_key=_key_bytes("OVERGANG_MASTER_KEY", self.master_key),
             index_key=_key_bytes("OVERGANG_INDEX_KEY", self.index_key),
+            retired_master_keys=tuple(
+                _key_bytes("OVERGANG_RETIRED_MASTER_KEYS", SecretStr(retired.strip()))
+                for retired in (
+                    ""
+                    if self.retired_master_keys is None
+                    else self.retired_master_keys.get_secret_value()
+                ).split(",")
+                if retired.strip()
+            ),
         )
 
 

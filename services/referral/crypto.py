@@ -30,16 +30,47 @@ class CannotDecrypt(Exception):
 @dataclass(frozen=True)
 class StoreKeys:
     """The referral store's keys: the master key wraps data keys; the index key makes blind
-    indexes. Both 32 random bytes from settings."""
+    indexes. Both 32 random bytes from settings. While the master key is rotated, the keys
+    it replaced are `retired_master_keys`: they still open data keys wrapped before, and
+    never wrap one (`rewrap_data_keys` moves every data key to the master key)."""
 
     master_key: bytes = field(repr=False)
     index_key: bytes = field(repr=False)
+    retired_master_keys: tuple[bytes, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
-        if len(self.master_key) != KEY_BYTES or len(self.index_key) != KEY_BYTES:
-            raise ValueError("the master and index keys must be 32 bytes each")
-        if hmac.compare_digest(self.master_key, self.index_key):
-            raise ValueError("the master key and the index key must differ")
+        if any(
+            len(key) != KEY_BYTES
+            for key in (self.master_key, self.index_key, *self.retired_master_keys)
+        ):
+            raise ValueError("the master, retired master and index keys must be 32 bytes each")
+        if any(
+            hmac.compare_digest(key, self.index_key)
+            for key in (self.master_key, *self.retired_master_keys)
+        ):
+            raise ValueError("the index key must differ from every master key")
+
+    def wrap(self, data_key: bytes, subject_id: uuid.UUID) -> bytes:
+        """The person's data key wrapped by the master key."""
+        return wrap_key(data_key, self.master_key, subject_id)
+
+    def unwrap(self, wrapped: bytes | None, subject_id: uuid.UUID) -> bytes:
+        """The person's data key, wrapped by the master key or a retired one; CannotDecrypt
+        when it was destroyed or no key opens it."""
+        for master_key in (self.master_key, *self.retired_master_keys):
+            try:
+                return unwrap_key(wrapped, master_key, subject_id)
+            except CannotDecrypt:
+                if wrapped is None:
+                    raise
+        raise CannotDecrypt("no master key opens the person's data key")
+
+    def wrapped_by_master_key(self, wrapped: bytes, subject_id: uuid.UUID) -> bool:
+        try:
+            unwrap_key(wrapped, self.master_key, subject_id)
+        except CannotDecrypt:
+            return False
+        return True
 
 
 def new_data_key() -> bytes:

@@ -81,7 +81,7 @@ async def register(
            ON CONFLICT (blind_index) DO NOTHING RETURNING subject_id""",
         subject_id,
         index,
-        crypto.wrap_key(data_key, keys.master_key, subject_id),
+        keys.wrap(data_key, subject_id),
         sealed(number.digits),
         sealed(birth_date.isoformat()),
         sealed(name),
@@ -119,7 +119,7 @@ async def get_with_restriction(
         raise NotFound(f"no subject {subject_id}")
     if row["erased_at"] is not None:
         raise SubjectErased(f"subject {subject_id} was erased")
-    data_key = crypto.unwrap_key(row["wrapped_key"], keys.master_key, subject_id)
+    data_key = keys.unwrap(row["wrapped_key"], subject_id)
     birth_date = dt.date.fromisoformat(crypto.decrypt(row["birth_date"], data_key, subject_id))
     return Subject(subject_id, birth_date=birth_date), row["restricted_at"]
 
@@ -134,7 +134,7 @@ async def data_key(connection: Connection, subject_id: SubjectId, keys: StoreKey
         raise NotFound(f"no subject {subject_id}")
     if row["erased_at"] is not None:
         raise SubjectErased(f"subject {subject_id} was erased")
-    return crypto.unwrap_key(row["wrapped_key"], keys.master_key, subject_id)
+    return keys.unwrap(row["wrapped_key"], subject_id)
 
 
 async def restricted_since(connection: Connection, subject_id: SubjectId) -> dt.datetime | None:
@@ -160,7 +160,7 @@ async def personal_data(
         raise NotFound(f"no subject {subject_id}")
     if row["erased_at"] is not None:
         raise SubjectErased(f"subject {subject_id} was erased")
-    data_key = crypto.unwrap_key(row["wrapped_key"], keys.master_key, subject_id)
+    data_key = keys.unwrap(row["wrapped_key"], subject_id)
 
     def opened(column: str) -> str | None:
         value: bytes | None = row[column]
@@ -246,3 +246,55 @@ async def erase(
         raise NotFound(f"no subject {subject_id} that is not erased")
     event = SubjectErasedV1(subject_id=subject_id, actor=actor, occurred_at=now)
     await enqueue_all(connection, [event], new_id=new_id, now=now)
+
+
+@dataclass(frozen=True)
+class RewrappedBatch:
+    """One batch of a master key rotation: the last subject looked at (None: there were no
+    more), how many data keys were wrapped anew, and those no configured key opened."""
+
+    last: SubjectId | None
+    checked: int
+    rewrapped: int
+    unopened: list[SubjectId]
+
+
+async def rewrap_batch(
+    connection: Connection, keys: StoreKeys, *, after: SubjectId | None, limit: int
+) -> RewrappedBatch:
+    """Wrap by the master key the data keys of the next `limit` persons after `after` that a
+    retired key wrapped (in the caller's transaction; the rows are locked, so an erasure
+    waits for it). Erased persons have no key and are passed over."""
+    rows = await connection.fetch(
+        """SELECT subject_id, wrapped_key FROM subjects
+           WHERE wrapped_key IS NOT NULL AND ($1::uuid IS NULL OR subject_id > $1)
+           ORDER BY subject_id LIMIT $2 FOR UPDATE""",
+        after,
+        limit,
+    )
+    rewrapped: dict[SubjectId, bytes] = {}
+    unopened: list[SubjectId] = []
+    for row in rows:
+        subject_id = SubjectId(row["subject_id"])
+        if keys.wrapped_by_master_key(row["wrapped_key"], subject_id):
+            continue
+        try:
+            rewrapped[subject_id] = keys.wrap(
+                keys.unwrap(row["wrapped_key"], subject_id), subject_id
+            )
+        except crypto.CannotDecrypt:
+            unopened.append(subject_id)
+    if rewrapped:
+        await connection.execute(
+            """UPDATE subjects s SET wrapped_key = u.wrapped_key
+               FROM unnest($1::uuid[], $2::bytea[]) AS u (subject_id, wrapped_key)
+               WHERE s.subject_id = u.subject_id""",
+            list(rewrapped),
+            list(rewrapped.values()),
+        )
+    return RewrappedBatch(
+        last=SubjectId(rows[-1]["subject_id"]) if rows else None,
+        checked=len(rows),
+        rewrapped=len(rewrapped),
+        unopened=unopened,
+    )
