@@ -22,7 +22,11 @@ from services.audit.api import (
 from services.audit.api.problems import install_audit_problems
 from services.audit.consumers import AuditTopics, audit_consumers, dead_letter_consumers
 from services.audit.consumers.dead_letters import DeadLetterLogging
-from services.audit.usecases.checkpoints import CheckpointPublishing, run_checkpoints
+from services.audit.usecases.checkpoints import (
+    CheckpointPublishing,
+    run_checkpoints,
+    run_verifications,
+)
 from services.audit.usecases.deadlines import DeadlineScanning, run_deadline_scans
 from services.plumbing.migrations import migrations_folder
 from services.plumbing.service import create_service_app, run_in_background
@@ -38,6 +42,12 @@ class AuditSettings(ServiceSettings):
     )
     checkpoint_interval_s: float = Field(
         300.0, gt=0, description="how often the chain head is published (when it moved)"
+    )
+    verify_interval_s: float = Field(
+        3600.0,
+        gt=0,
+        description="how often the service verifies its whole chain against the latest "
+        "checkpoint (a million rows take about five seconds); the first soon after the start",
     )
     deadline_scan_interval_s: float = Field(
         60.0, gt=0, description="how often deadlines are checked for approaching and missed"
@@ -88,7 +98,8 @@ def create_app(
 
 
 def _publish_checkpoints(app: FastAPI, settings: AuditSettings) -> None:
-    """Publish the chain head now and then, on the service's pool."""
+    """Publish the chain head now and then, and verify the chain against it, on the
+    service's pool."""
     publishing = app.state.checkpoints = CheckpointPublishing(
         settings.kafka_bootstrap, settings.checkpoint_topic, settings.checkpoint_interval_s
     )
@@ -96,7 +107,13 @@ def _publish_checkpoints(app: FastAPI, settings: AuditSettings) -> None:
     async def publish(app: FastAPI, stop: asyncio.Event) -> None:
         await run_checkpoints(app.state.pool, stop, publishing, clock=_now)
 
+    async def verify(app: FastAPI, stop: asyncio.Event) -> None:
+        await run_verifications(
+            app.state.pool, stop, publishing, interval_s=settings.verify_interval_s
+        )
+
     run_in_background(app, "checkpoints", publish)
+    run_in_background(app, "verifications", verify)
 
 
 def _scan_deadlines(

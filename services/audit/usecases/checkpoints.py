@@ -4,6 +4,7 @@ the log against the latest checkpoint published."""
 import asyncio
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from services.audit.domain.checkpoints import (
     compare,
     worth_publishing,
 )
+from services.audit.metrics import CHAIN_INTACT, CHAIN_VERIFIED_AT, CHAIN_VERIFIED_ROWS
 from services.audit.store import checkpoints, log
 from services.audit.usecases.recording import SOURCE, NewId
 from services.audit.usecases.verify import verify_chain
@@ -136,3 +138,44 @@ async def verify_with_checkpoint(
         return CheckedVerification(verification, None, CheckpointStatus.NONE_PUBLISHED)
     in_log = await log.row_hash_at(connection, checkpoint.sequence)
     return CheckedVerification(verification, checkpoint, compare(checkpoint, in_log))
+
+
+async def run_verifications(
+    pool: asyncpg.Pool,
+    stop: asyncio.Event,
+    settings: CheckpointPublishing,
+    *,
+    interval_s: float,
+    first_after_s: float = 10.0,
+    wall_clock: Callable[[], float] = time.time,
+) -> None:
+    """Verify the whole chain against the latest checkpoint soon after the start and then
+    every `interval_s` until `stop`, so that a broken chain raises an alert without anyone
+    asking (the metrics in services/audit/metrics.py); failures are logged and tried again at
+    the next turn."""
+    wait = first_after_s
+    while not await sleep_unless(stop, wait):
+        wait = interval_s
+        try:
+            async with pool.acquire() as connection, pool.acquire() as helper:
+                if not await checkpoints.migrated(connection):
+                    wait = first_after_s
+                    continue
+                checked = await verify_with_checkpoint(
+                    connection, bootstrap=settings.bootstrap, topic=settings.topic, helper=helper
+                )
+        except DATABASE_ERRORS as error:
+            logger.warning("the chain was not verified this turn (%s)", type(error).__name__)
+            continue
+        CHAIN_INTACT.set(1 if checked.ok else 0)
+        CHAIN_VERIFIED_AT.set(wall_clock())
+        CHAIN_VERIFIED_ROWS.set(checked.verification.verified_rows)
+        if not checked.ok:
+            logger.error(
+                "the audit chain does not hold: first bad sequence %s (%s), checkpoint %s",
+                checked.verification.first_bad_sequence,
+                None
+                if checked.verification.problem is None
+                else checked.verification.problem.value,
+                checked.checkpoint_status.value,
+            )
