@@ -7,7 +7,7 @@ UV := $(PYTHON) -m uv
 # Use the machine's Python 3.11; never download an interpreter.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help prerequisites install up down status test lint typecheck bench contract
+.PHONY: help prerequisites install up down status test lint typecheck bench contract tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -41,7 +41,7 @@ lint: install ## ruff: lint and formatting
 typecheck: install ## mypy, strict
 	$(UV) run --frozen mypy
 
-test: prerequisites lint typecheck contract ## lint, type-check and run every test on a real Kafka and PostgreSQL
+test: prerequisites lint typecheck contract tools ## lint, type-check and run every test on a real Kafka and PostgreSQL
 	$(UV) run --frozen pytest
 
 bench: prerequisites install ## stack start-up, outbox relay, inbox consumer, filing, audit, webhook deliveries and end-to-end latency, each beside a baseline; figures in bench/results/
@@ -55,3 +55,12 @@ bench: prerequisites install ## stack start-up, outbox relay, inbox consumer, fi
 contract: ## check the AsyncAPI document with the AsyncAPI parser (npm, Node 20)
 	@npm ci --prefix schemas/conformance --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
 	@node schemas/conformance/check-asyncapi.mjs schemas/asyncapi.json
+
+tools: ## promtool, for the alert rules' tests: from Debian's prometheus package, unpacked into var/tools (no service installed)
+	@test -x var/tools/promtool || { \
+	  rm -rf var/tools/deb && mkdir -p var/tools/deb && cd var/tools/deb && \
+	  { apt-get download prometheus >/dev/null 2>&1 || \
+	    { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get download prometheus >/dev/null; } || \
+	    { echo "make: cannot download Debian's prometheus package (for promtool); run 'apt-get update' as root" >&2; exit 1; }; } && \
+	  dpkg-deb -x prometheus_*.deb unpacked && cp unpacked/usr/bin/promtool ../promtool && \
+	  cd .. && rm -rf deb; }

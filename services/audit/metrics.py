@@ -11,16 +11,16 @@ DEADLINES_MISSED = Counter(
     ["organisation_id"],
 )
 
-# Set by the audit service's own verification of the whole chain, now and then (absent until
-# the first one: an alert waits for them).
-CHAIN_INTACT = Gauge(
-    "overgang_audit_chain_intact",
-    "1 when the last verification found the chain whole and agreeing with the latest "
-    "checkpoint, 0 when it did not",
+# Set by the audit service's own verification of the whole chain, now and then. A gauge
+# without labels is exposed from the start, at 0: hence "broken", which 0 does not claim.
+CHAIN_BROKEN = Gauge(
+    "overgang_audit_chain_broken",
+    "1 when the last verification found the chain broken or disagreeing with the latest "
+    "checkpoint; 0 when it held, or before the first verification",
 )
 CHAIN_VERIFIED_AT = Gauge(
     "overgang_audit_chain_verified_timestamp_seconds",
-    "when the chain was last verified (Unix time), whatever the outcome",
+    "when the chain was last verified (Unix time; 0 before the first), whatever the outcome",
 )
 CHAIN_VERIFIED_ROWS = Gauge(
     "overgang_audit_chain_verified_rows",

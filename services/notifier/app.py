@@ -3,7 +3,6 @@ topics and the delivery worker."""
 
 import asyncio
 import base64
-import binascii
 from typing import ClassVar, Self
 
 from fastapi import FastAPI
@@ -24,7 +23,7 @@ from services.notifier.sealing import KEY_BYTES, SecretBox
 from services.notifier.usecases.subscriptions import TargetRules
 from services.plumbing.migrations import migrations_folder
 from services.plumbing.service import create_service_app, run_in_background
-from services.plumbing.settings import ServiceSettings
+from services.plumbing.settings import ServiceSettings, key_setting, retired_keys_setting
 
 # Development only: a fixed, well-known key so that a local stack's subscriptions keep their
 # secrets across restarts. Production refuses to start without a key of its own.
@@ -46,6 +45,12 @@ class NotifierSettings(ServiceSettings):
         None,
         description="OVERGANG_SECRET_KEY: base64 of 32 random bytes; seals the webhook signing "
         "secrets at rest (required in production)",
+    )
+    retired_secret_keys: SecretStr | None = Field(
+        None,
+        description="OVERGANG_RETIRED_SECRET_KEYS: while the secret key is rotated, the keys it "
+        "replaced (base64, comma-separated): they open secrets sealed before and seal none; "
+        "unset once `overgang keys reseal` has sealed every secret by the secret key",
     )
     allow_private_webhook_targets: bool = Field(
         False,
@@ -148,13 +153,12 @@ class NotifierSettings(ServiceSettings):
                 f"OVERGANG_SECRET_KEY must be set in {self.environment} "
                 f"(base64 of {KEY_BYTES} random bytes; only development has a default)"
             )
-        try:
-            raw = base64.b64decode(self.secret_key.get_secret_value(), validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("OVERGANG_SECRET_KEY must be base64") from None
-        if len(raw) != KEY_BYTES:
-            raise ValueError(f"OVERGANG_SECRET_KEY must be the base64 of {KEY_BYTES} bytes")
-        return SecretBox(raw)
+        return SecretBox(
+            key_setting("OVERGANG_SECRET_KEY", self.secret_key, size=KEY_BYTES),
+            retired=retired_keys_setting(
+                "OVERGANG_RETIRED_SECRET_KEYS", self.retired_secret_keys, size=KEY_BYTES
+            ),
+        )
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

@@ -3,6 +3,8 @@
 On a developer's machine, what the environment leaves unset is taken from the local stack's
 state file (written by `overgang stack up`), so `python -m services.referral` just works."""
 
+import base64
+import binascii
 import json
 import os
 from pathlib import Path
@@ -104,3 +106,28 @@ class ServiceSettings(BaseSettings):
             file_secret_settings,
             LocalStackSource(settings_cls, cls.service_name),
         )
+
+
+def key_setting(name: str, value: SecretStr, *, size: int = 32) -> bytes:
+    """A key given as base64 in the setting `name`; a ValueError that names the setting, never
+    its value, when it is not the base64 of `size` bytes."""
+    try:
+        raw = base64.b64decode(value.get_secret_value().strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{name} must be base64") from None
+    if len(raw) != size:
+        raise ValueError(f"{name} must be the base64 of {size} bytes")
+    return raw
+
+
+def retired_keys_setting(
+    name: str, value: SecretStr | None, *, size: int = 32
+) -> tuple[bytes, ...]:
+    """The keys a rotation retired, given comma-separated in the setting `name` (unset: none)."""
+    if value is None:
+        return ()
+    return tuple(
+        key_setting(name, SecretStr(text), size=size)
+        for text in value.get_secret_value().split(",")
+        if text.strip()
+    )

@@ -1,7 +1,6 @@
 """Wiring of the referral service."""
 
 import base64
-import binascii
 from typing import ClassVar, Self
 
 from fastapi import FastAPI
@@ -10,7 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from services.plumbing.migrations import migrations_folder
 from services.plumbing.service import create_service_app
-from services.plumbing.settings import ServiceSettings
+from services.plumbing.settings import ServiceSettings, key_setting, retired_keys_setting
 from services.referral.api import agreements, consents, organisations, referrals, rights, subjects
 from services.referral.api.problems import install_referral_problems
 from services.referral.consumers import ConsumedTopics, referral_consumers
@@ -20,16 +19,6 @@ from services.referral.crypto import KEY_BYTES, StoreKeys
 # across restarts. Production refuses to start without keys of its own.
 _DEVELOPMENT_MASTER_KEY = base64.b64encode(b"overgang-development-master-key!").decode()
 _DEVELOPMENT_INDEX_KEY = base64.b64encode(b"overgang-development-index-key!!").decode()
-
-
-def _key_bytes(name: str, value: SecretStr) -> bytes:
-    try:
-        raw = base64.b64decode(value.get_secret_value(), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"{name} must be base64") from None
-    if len(raw) != KEY_BYTES:
-        raise ValueError(f"{name} must be the base64 of {KEY_BYTES} bytes")
-    return raw
 
 
 class MissingStoreKeys(ValueError):
@@ -93,16 +82,10 @@ class ReferralSettings(ServiceSettings):
                 f"(base64 of {KEY_BYTES} random bytes each; only development has defaults)"
             )
         return StoreKeys(
-            master_key=_key_bytes("OVERGANG_MASTER_KEY", self.master_key),
-            index_key=_key_bytes("OVERGANG_INDEX_KEY", self.index_key),
-            retired_master_keys=tuple(
-                _key_bytes("OVERGANG_RETIRED_MASTER_KEYS", SecretStr(retired.strip()))
-                for retired in (
-                    ""
-                    if self.retired_master_keys is None
-                    else self.retired_master_keys.get_secret_value()
-                ).split(",")
-                if retired.strip()
+            master_key=key_setting("OVERGANG_MASTER_KEY", self.master_key),
+            index_key=key_setting("OVERGANG_INDEX_KEY", self.index_key),
+            retired_master_keys=retired_keys_setting(
+                "OVERGANG_RETIRED_MASTER_KEYS", self.retired_master_keys
             ),
         )
 

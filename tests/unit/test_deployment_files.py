@@ -270,6 +270,8 @@ def placeholder(field: str) -> str:
     """A usable value for a setting given at deploy time."""
     if field.endswith("_key"):
         return base64.b64encode(os.urandom(32)).decode()
+    if field.endswith("_keys"):  # keys a rotation retired, comma-separated
+        return ",".join(base64.b64encode(os.urandom(32)).decode() for _ in range(2))
     if field == "auth_jwks":
         return "https://issuer.example/jwks.json"
     if field == "auth_issuer":

@@ -21,7 +21,7 @@ from services.audit.domain.checkpoints import (
     compare,
     worth_publishing,
 )
-from services.audit.metrics import CHAIN_INTACT, CHAIN_VERIFIED_AT, CHAIN_VERIFIED_ROWS
+from services.audit.metrics import CHAIN_BROKEN, CHAIN_VERIFIED_AT, CHAIN_VERIFIED_ROWS
 from services.audit.store import checkpoints, log
 from services.audit.usecases.recording import SOURCE, NewId
 from services.audit.usecases.verify import verify_chain
@@ -167,7 +167,7 @@ async def run_verifications(
         except DATABASE_ERRORS as error:
             logger.warning("the chain was not verified this turn (%s)", type(error).__name__)
             continue
-        CHAIN_INTACT.set(1 if checked.ok else 0)
+        CHAIN_BROKEN.set(0 if checked.ok else 1)
         CHAIN_VERIFIED_AT.set(wall_clock())
         CHAIN_VERIFIED_ROWS.set(checked.verification.verified_rows)
         if not checked.ok:

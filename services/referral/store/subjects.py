@@ -2,6 +2,7 @@
 encrypted under their own key, and erased by destroying that key."""
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 
 from schemas.actors import Actor
@@ -15,6 +16,7 @@ from schemas.person import (
     SubjectRestrictionLiftedV1,
 )
 from services.plumbing.database import Connection
+from services.plumbing.key_rotation import RotatedBatch
 from services.referral import crypto
 from services.referral.crypto import StoreKeys
 from services.referral.domain.identity import NationalIdentityNumber
@@ -248,20 +250,9 @@ async def erase(
     await enqueue_all(connection, [event], new_id=new_id, now=now)
 
 
-@dataclass(frozen=True)
-class RewrappedBatch:
-    """One batch of a master key rotation: the last subject looked at (None: there were no
-    more), how many data keys were wrapped anew, and those no configured key opened."""
-
-    last: SubjectId | None
-    checked: int
-    rewrapped: int
-    unopened: list[SubjectId]
-
-
 async def rewrap_batch(
-    connection: Connection, keys: StoreKeys, *, after: SubjectId | None, limit: int
-) -> RewrappedBatch:
+    connection: Connection, after: uuid.UUID | None, limit: int, *, keys: StoreKeys
+) -> RotatedBatch:
     """Wrap by the master key the data keys of the next `limit` persons after `after` that a
     retired key wrapped (in the caller's transaction; the rows are locked, so an erasure
     waits for it). Erased persons have no key and are passed over."""
@@ -273,7 +264,7 @@ async def rewrap_batch(
         limit,
     )
     rewrapped: dict[SubjectId, bytes] = {}
-    unopened: list[SubjectId] = []
+    unopened: list[uuid.UUID] = []
     for row in rows:
         subject_id = SubjectId(row["subject_id"])
         if keys.wrapped_by_master_key(row["wrapped_key"], subject_id):
@@ -292,9 +283,9 @@ async def rewrap_batch(
             list(rewrapped),
             list(rewrapped.values()),
         )
-    return RewrappedBatch(
-        last=SubjectId(rows[-1]["subject_id"]) if rows else None,
+    return RotatedBatch(
+        last=rows[-1]["subject_id"] if rows else None,
         checked=len(rows),
-        rewrapped=len(rewrapped),
+        resealed=len(rewrapped),
         unopened=unopened,
     )

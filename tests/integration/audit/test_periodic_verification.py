@@ -48,7 +48,7 @@ async def test_the_gauges_say_whether_the_chain_holds(
 
     await verified_once(pool, servers, at=1_000.0)
 
-    assert gauge("overgang_audit_chain_intact") == 1
+    assert gauge("overgang_audit_chain_broken") == 0
     assert gauge("overgang_audit_chain_verified_rows") == 5
 
     async with pool.acquire() as connection, connection.transaction():
@@ -58,6 +58,6 @@ async def test_the_gauges_say_whether_the_chain_holds(
     with caplog.at_level(logging.ERROR):
         await verified_once(pool, servers, at=2_000.0)
 
-    assert gauge("overgang_audit_chain_intact") == 0
+    assert gauge("overgang_audit_chain_broken") == 1
     assert gauge("overgang_audit_chain_verified_rows") == 2
     assert "first bad sequence 3" in caplog.text

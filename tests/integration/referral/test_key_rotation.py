@@ -3,23 +3,25 @@ every data key to the new master key (batch by batch, again and again with nothi
 do), then the old key can go; a key that no configured key opens is named, never skipped
 silently. And the command that does it, with its exit codes."""
 
+import asyncio
 import base64
 import datetime as dt
-import json
+import functools
 import os
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
 
 from schemas.ids import SubjectId
+from services.plumbing.key_rotation import Rotation, rotate
 from services.referral import keys as keys_command
 from services.referral.crypto import CannotDecrypt, StoreKeys
 from services.referral.domain.errors import InvalidIdentityNumber
 from services.referral.domain.identity import NationalIdentityNumber
 from services.referral.store import subjects
-from services.referral.usecases.keys import rewrap_data_keys
 from tests.integration.referral.conftest import ADMIN, identity_number
 from tests.unit.referral.factories import NOW
 
@@ -64,6 +66,10 @@ async def register_all(
     return registered
 
 
+async def rewrap_all(pool: asyncpg.Pool, keys: StoreKeys, **options: Any) -> Rotation:
+    return await rotate(pool, functools.partial(subjects.rewrap_batch, keys=keys), **options)
+
+
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     async with asyncpg.create_pool(database_url, min_size=1, max_size=2) as opened:
@@ -84,19 +90,19 @@ async def test_after_rewrap_the_new_master_key_alone_opens_every_persons_data(
         await subjects.personal_data(store, kept[0], ROTATED)
     heard: list[int] = []
 
-    done = await rewrap_data_keys(
-        pool, ROTATING, batch=4, progress=lambda so_far: heard.append(so_far.checked)
+    done = await rewrap_all(
+        pool, ROTATING, size=4, progress=lambda so_far: heard.append(so_far.checked)
     )
 
-    assert (done.checked, done.rewrapped, done.unopened) == (6, 6, [])
+    assert (done.checked, done.resealed, done.unopened) == (6, 6, [])
     assert done.complete
     assert heard == [4, 6]  # after each batch; the erased person has no key to look at
     for subject_id in kept:
         assert (await subjects.personal_data(store, subject_id, ROTATED)).name == "Kari Nordmann"
         with pytest.raises(CannotDecrypt):
             await subjects.personal_data(store, subject_id, OLD)
-    again = await rewrap_data_keys(pool, ROTATED)
-    assert (again.checked, again.rewrapped, again.unopened) == (6, 0, [])
+    again = await rewrap_all(pool, ROTATED)
+    assert (again.checked, again.resealed, again.unopened) == (6, 0, [])
 
 
 async def test_a_key_no_configured_key_opens_is_named_and_the_others_are_rewrapped(
@@ -106,11 +112,11 @@ async def test_a_key_no_configured_key_opens_is_named_and_the_others_are_rewrapp
     unknown = StoreKeys(master_key=os.urandom(32), index_key=OLD.index_key)
     [stranger] = await register_all(store, unknown, 1, birth="010108")
 
-    done = await rewrap_data_keys(pool, ROTATING)
+    done = await rewrap_all(pool, ROTATING)
 
     assert done.unopened == [stranger]
     assert not done.complete
-    assert done.rewrapped == 3
+    assert done.resealed == 3
     for subject_id in people:
         await subjects.personal_data(store, subject_id, ROTATED)
 
@@ -130,68 +136,59 @@ def rotating_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("rotating_settings")
-async def test_the_command_rewraps_and_says_so_in_json(
-    store: asyncpg.Connection, database_url: str, capsys: pytest.CaptureFixture[str]
+async def test_the_command_rewraps_with_the_services_settings(
+    store: asyncpg.Connection, database_url: str
 ) -> None:
     people = await register_all(store, OLD, 2)
 
-    code = await _run(["rewrap", "--database-url", database_url])
+    code, said = await _rewrap(database_url)
 
     assert code == 0
-    assert json.loads(capsys.readouterr().out) == {
-        "complete": True,
-        "checked": 2,
-        "rewrapped": 2,
-        "unopened": [],
-    }
+    assert said == {"complete": True, "checked": 2, "resealed": 2, "unopened": []}
     for subject_id in people:
         await subjects.personal_data(store, subject_id, ROTATED)
 
 
 @pytest.mark.usefixtures("rotating_settings")
 async def test_the_command_exits_1_naming_the_persons_no_key_opens(
-    store: asyncpg.Connection, database_url: str, capsys: pytest.CaptureFixture[str]
+    store: asyncpg.Connection, database_url: str
 ) -> None:
     unknown = StoreKeys(master_key=os.urandom(32), index_key=OLD.index_key)
     [stranger] = await register_all(store, unknown, 1, birth="010108")
 
-    code = await _run(["rewrap", "--database-url", database_url])
+    code, said = await _rewrap(database_url)
 
     assert code == 1
-    assert json.loads(capsys.readouterr().out)["unopened"] == [str(stranger)]
+    assert isinstance(said, dict)
+    assert said["unopened"] == [str(stranger)]
 
 
 async def test_the_command_exits_2_without_echoing_a_bad_key(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, database_url: str
 ) -> None:
     monkeypatch.setenv("OVERGANG_ENVIRONMENT", "development")
     monkeypatch.setenv("OVERGANG_MASTER_KEY", _b64(NEW_MASTER))
     monkeypatch.setenv("OVERGANG_INDEX_KEY", _b64(OLD.index_key))
     monkeypatch.setenv("OVERGANG_RETIRED_MASTER_KEYS", "not-base64-secret!")
 
-    code = await _run(["rewrap", "--database-url", database_url])
+    code, said = await _rewrap(database_url)
 
-    error = capsys.readouterr().err
     assert code == 2
-    assert "OVERGANG_RETIRED_MASTER_KEYS must be base64" in error
-    assert "not-base64-secret" not in error
+    assert "OVERGANG_RETIRED_MASTER_KEYS must be base64" in str(said)
+    assert "not-base64-secret" not in str(said)
 
 
 @pytest.mark.usefixtures("rotating_settings")
-async def test_the_command_exits_2_when_the_database_cannot_be_reached(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    code = await _run(["rewrap", "--database-url", "postgresql://nobody@127.0.0.1:1/none"])
+async def test_the_command_exits_2_when_the_database_cannot_be_reached() -> None:
+    code, said = await _rewrap("postgresql://nobody@127.0.0.1:1/none")
 
     assert code == 2
-    assert "the referral database cannot be reached" in capsys.readouterr().err
+    assert "the database cannot be reached" in str(said)
 
 
-async def _run(argv: list[str]) -> int:
+async def _rewrap(database_url: str) -> tuple[int, object]:
     """The command runs its own event loop: in a thread, beside the test's."""
-    import asyncio
-
-    return await asyncio.to_thread(keys_command.main, argv)
+    return await asyncio.to_thread(keys_command.rewrap, database_url=database_url)
 
 
 def test_a_retired_master_key_may_not_be_the_index_key() -> None:
