@@ -1,13 +1,16 @@
 """Session-wide servers and per-test isolation: a fresh schema and fresh topics per test."""
 
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlencode
 
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from deploy.local.config import REPOSITORY
 from deploy.local.postgres import redacted
 from tests.collector import Collector, running_collector
 from tests.servers import Servers, running_servers
@@ -103,3 +106,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     origin = terminalreporter.config.stash.get(_SERVERS_USED, None)
     if origin is not None:
         terminalreporter.write_line(f"servers used: {origin}")
+
+
+@pytest.fixture(scope="session")
+def promtool() -> Path:
+    """Prometheus's own checker: on PATH, or unpacked into var/tools by `make tools`."""
+    found = shutil.which("promtool") or REPOSITORY / "var" / "tools" / "promtool"
+    if not Path(found).exists():
+        pytest.fail("promtool is missing: `make tools` unpacks it into var/tools")
+    return Path(found)

@@ -1,10 +1,13 @@
-"""The Grafana dashboard (deploy/grafana/overgang.json) reads only metrics the running services
-really expose: each service's /metrics is scraped and every metric name in the dashboard's
-queries must be one of them. And the HTTP metric is labelled by route template, never by a
-path with ids in it."""
+"""The Grafana dashboard (deploy/grafana/overgang.json) and the alert rules
+(deploy/prometheus/alerts.yaml) read only metrics the running services really expose: each
+service's /metrics is scraped and every metric name in the dashboard's queries and the rules'
+expressions must be one of them; and promtool finds nothing wrong with what is scraped. And
+the HTTP metric is labelled by route template, never by a path with ids in it."""
 
 import json
 import re
+import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,10 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from deploy.local.config import REPOSITORY, SERVICES
 from schemas.codes import Role
 from tests.system import System
+from tests.unit.test_deployment_files import load_yaml
 
 pytestmark = pytest.mark.e2e
 
 DASHBOARD = REPOSITORY / "deploy" / "grafana" / "overgang.json"
+ALERTS = REPOSITORY / "deploy" / "prometheus" / "alerts.yaml"
 # The series a family of each type is exposed as (the Prometheus text format).
 SUFFIXES = {
     "counter": ("_total", "_created"),
@@ -39,17 +44,37 @@ def _queries() -> list[str]:
     return [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
 
 
-def test_every_metric_the_dashboard_reads_is_exposed_by_a_service(system: System) -> None:
-    exposed: set[str] = set()
+def _scrapes(system: System) -> dict[str, str]:
+    scraped = {}
     for service in SERVICES:
         response = httpx.get(f"{system.url(service)}/metrics/", timeout=10)
         assert response.status_code == 200
-        exposed |= _exposed(response.text)
+        scraped[service] = response.text
+    return scraped
 
-    used = {name for query in _queries() for name in re.findall(r"\bovergang_\w+", query)}
 
-    assert len(used) >= 8
-    assert used <= exposed, f"not exposed by any service: {sorted(used - exposed)}"
+def _rule_expressions() -> list[str]:
+    (document,) = load_yaml(ALERTS)
+    return [rule["expr"] for group in document["groups"] for rule in group["rules"]]
+
+
+def test_every_metric_the_dashboard_and_the_alerts_read_is_exposed(system: System) -> None:
+    exposed = set().union(*(_exposed(text) for text in _scrapes(system).values()))
+
+    for source, queries in (("dashboard", _queries()), ("alert rules", _rule_expressions())):
+        used = {name for query in queries for name in re.findall(r"\bovergang_\w+", query)}
+        assert len(used) >= 8, source
+        assert used <= exposed, f"{source}: not exposed by any service: {sorted(used - exposed)}"
+
+
+def test_promtool_finds_nothing_wrong_with_what_the_services_expose(
+    system: System, promtool: Path
+) -> None:
+    for service, text in _scrapes(system).items():
+        checked = subprocess.run(
+            [promtool, "check", "metrics"], input=text, capture_output=True, text=True
+        )
+        assert checked.returncode == 0, f"{service}: {checked.stdout}{checked.stderr}"
 
 
 def test_the_dashboard_has_the_panels_operations_asks_for() -> None:

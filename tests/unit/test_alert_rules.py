@@ -5,26 +5,15 @@ runbook section, and that section exists. (That the metrics they read are the on
 services expose: tests/e2e/test_dashboard.py.)"""
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from deploy.local.config import REPOSITORY
 from tests.unit.test_deployment_files import load_yaml
 
 RULES = REPOSITORY / "deploy" / "prometheus"
 RUNBOOK = REPOSITORY / "docs" / "operations.md"
-
-
-@pytest.fixture(scope="module")
-def promtool() -> Path:
-    found = shutil.which("promtool") or REPOSITORY / "var" / "tools" / "promtool"
-    if not Path(found).exists():
-        pytest.fail("promtool is missing: `make tools` unpacks it into var/tools")
-    return Path(found)
 
 
 def test_promtool_accepts_the_rules(promtool: Path) -> None:
