@@ -1,0 +1,4 @@
+"""stub"""
+import typer
+
+audit_app = typer.Typer()

@@ -1,0 +1,4 @@
+"""stub"""
+import typer
+
+import_app = typer.Typer()

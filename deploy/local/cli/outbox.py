@@ -1,0 +1,4 @@
+"""stub"""
+import typer
+
+outbox_app = typer.Typer()

@@ -1,0 +1,4 @@
+"""stub"""
+import typer
+
+subjects_app = typer.Typer()
