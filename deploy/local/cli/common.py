@@ -42,7 +42,7 @@ def config() -> StackConfig:
 # Tables and progress go to the terminal's width; JSON goes to stdout as one plain line.
 # Piped, a table is as wide as it needs (up to 200), not cut at rich's 80.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_json(value: Any) -> None:

@@ -115,7 +115,7 @@ def describe(
         print_json(described)
         return
     table = Table("topic", "partitions", "declared", "replicas", "config")
-        table.columns[0].no_wrap = True
+    table.columns[0].no_wrap = True
     for d in described:
         table.add_row(
             d["topic"],
