@@ -86,7 +86,9 @@ def _described(row: ChainRow) -> dict[str, Any]:
 
 @audit_app.command()
 def verify(
-    first: Annotated[int | None, typer.Option("--from", min=1, help="first sequence number")] = None,
+    first: Annotated[
+        int | None, typer.Option("--from", min=1, help="first sequence number")
+    ] = None,
     last: Annotated[int | None, typer.Option("--to", min=1, help="last sequence number")] = None,
     database_url: DatabaseOption = None,
     bootstrap_: BootstrapOption = None,
@@ -131,12 +133,15 @@ def verify(
     if checked.ok:
         return
     if bad is not None:
-        what = "no row has that sequence number" if row is None else (
-            f"event {row.entry.event_id} ({row.entry.type}), recorded {row.entry.recorded_at}"
+        what = (
+            "no row has that sequence number"
+            if row is None
+            else (
+                f"event {row.entry.event_id} ({row.entry.type}), recorded {row.entry.recorded_at}"
+            )
         )
         err.print(
-            f"overgang: the chain does not hold at sequence {bad} "
-            f"({found['problem']}): {what}",
+            f"overgang: the chain does not hold at sequence {bad} ({found['problem']}): {what}",
             markup=False,
         )
     else:

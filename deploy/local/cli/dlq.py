@@ -31,7 +31,9 @@ def _letters(bootstrap_: str | None, topic: str) -> tuple[str, list[DeadLetter]]
 
 
 @dlq_app.command("list")
-def list_(topic: TopicArgument, bootstrap_: BootstrapOption = None, json_: JsonOption = False) -> None:
+def list_(
+    topic: TopicArgument, bootstrap_: BootstrapOption = None, json_: JsonOption = False
+) -> None:
     """The dead letters of a topic, with their reasons."""
     _, letters = _letters(bootstrap_, topic)
     if json_:

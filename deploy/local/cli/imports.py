@@ -19,8 +19,15 @@ import asyncpg
 import typer
 from pydantic import BaseModel, ValidationError
 
-from deploy.local.cli.common import DatabaseOption, Failed, JsonOption, config, database_url
-from deploy.local.cli.common import err, print_json
+from deploy.local.cli.common import (
+    DatabaseOption,
+    Failed,
+    JsonOption,
+    config,
+    database_url,
+    err,
+    print_json,
+)
 from schemas.codes import Role
 from schemas.ids import ActorId, OrganisationId
 from services.plumbing.auth import Principal
@@ -104,15 +111,14 @@ def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str,
         reader = csv.DictReader(file)
         header = reader.fieldnames or []
         unknown = [name for name in header if name not in columns]
-        missing = [name for name in columns if name not in header]
         if unknown or not header:
             raise Failed(
                 f"{path}: the header must name the columns {', '.join(columns)}"
                 + (f"; unknown: {', '.join(unknown)}" if unknown else "")
             )
-        del missing  # a column left out is a cell left empty: the model says if it must be
+        # A column left out is a cell left empty everywhere: the model says if it must be.
         for cells in reader:
-            extra = cells.pop(None, None)  # type: ignore[call-overload]
+            extra = cells.pop(None, None)
             if extra:
                 raise Failed(f"{path}, line {reader.line_num}: more cells than columns")
             yield reader.line_num, {k: v.strip() for k, v in cells.items() if v and v.strip()}
@@ -187,7 +193,7 @@ async def _import_all(
 
 def _run(
     path: Path,
-    url: str,
+    url: Callable[[], str],
     rows: list[tuple[int, Row]],
     problems: list[Problem],
     act: Callable[[Connection, Row], Awaitable[str]],
@@ -196,7 +202,7 @@ def _run(
 ) -> None:
     if not problems:
         try:
-            ids = asyncio.run(_import_all(url, rows, act))
+            ids = asyncio.run(_import_all(url(), rows, act))
         except NotImported as refused:
             problems = refused.problems
         except (OSError, asyncpg.PostgresError) as error:
@@ -217,9 +223,16 @@ def _run(
             print(f"  {id_}")
 
 
+def _referral_database(given: str | None) -> Callable[[], str]:
+    # Asked for only when every row is good: a bad file is reported without a database.
+    return lambda: database_url(given, config(), "referral")
+
+
 def _principal(organisation: uuid.UUID, actor: uuid.UUID) -> Principal:
     return Principal(
-        actor_id=ActorId(actor), organisation_id=OrganisationId(organisation), roles=frozenset({Role.ADMIN})
+        actor_id=ActorId(actor),
+        organisation_id=OrganisationId(organisation),
+        roles=frozenset({Role.ADMIN}),
     )
 
 
@@ -236,7 +249,6 @@ def organisations(
 ) -> None:
     """Register the organisations of FILE.csv (columns: name, type, sector,
     organisation_number, county_number, municipality_numbers space-separated)."""
-    url = database_url(database_url_, config(), "referral")
     rows, problems = _checked(file, ORGANISATION_COLUMNS, OrganisationCreate, _organisation)
     principal = _principal(as_org, actor or uuid.uuid4())
 
@@ -244,7 +256,7 @@ def organisations(
         entry = await register_organisation(connection, row.details(), principal)
         return str(entry.organisation_id)
 
-    _run(file, url, rows, problems, act, json_, "organisation")
+    _run(file, _referral_database(database_url_), rows, problems, act, json_, "organisation")
 
 
 @import_app.command()
@@ -258,7 +270,6 @@ def agreements(
     """Record the agreements of FILE.csv (columns: county_number, valid_from, valid_until,
     parties space-separated, linkage_level, lead_organisation_id, routes and target_groups
     as JSON, guardian_consent_below_age, and the four service levels)."""
-    url = database_url(database_url_, config(), "referral")
     rows, problems = _checked(file, AGREEMENT_COLUMNS, AgreementCreate, _agreement)
     acting = actor or uuid.uuid4()
 
@@ -267,4 +278,4 @@ def agreements(
         agreement = await register_agreement(connection, row.terms(), principal)
         return str(agreement.agreement_id)
 
-    _run(file, url, rows, problems, act, json_, "agreement")
+    _run(file, _referral_database(database_url_), rows, problems, act, json_, "agreement")

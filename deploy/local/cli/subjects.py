@@ -20,7 +20,9 @@ def export(
     subject: Annotated[uuid.UUID, typer.Argument(metavar="SUBJECT_ID", help="the person")],
     org: Annotated[
         uuid.UUID,
-        typer.Option("--org", help="the organisation answering the request (one that dealt with them)"),
+        typer.Option(
+            "--org", help="the organisation answering the request (one that dealt with them)"
+        ),
     ],
     role: Annotated[
         Role, typer.Option("--role", help="admin or coordinator of that organisation")

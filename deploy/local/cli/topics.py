@@ -100,7 +100,9 @@ async def _describe(bootstrap_: str, names: list[str]) -> list[dict[str, Any]]:
 def describe(
     topic: Annotated[
         list[str] | None,
-        typer.Argument(metavar="[TOPIC]...", help="these topics only (default: every declared one)"),
+        typer.Argument(
+            metavar="[TOPIC]...", help="these topics only (default: every declared one)"
+        ),
     ] = None,
     bootstrap_: BootstrapOption = None,
     json_: JsonOption = False,
