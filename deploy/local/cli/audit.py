@@ -189,8 +189,6 @@ def export(
 ) -> None:
     """Export, streamed, through the audit service's API as an auditor (dev token): an
     export that shows a person's data is recorded as a read of it, as any other."""
-    found = config()
-    base = service_url(url, found, "audit")
     if what is Exported.TIMELINE:
         if subject is None:
             raise typer.BadParameter("a timeline needs --subject", param_hint="--subject")
@@ -199,6 +197,8 @@ def export(
         path = f"/v1/audit/exports/{what.value}"
         query = {} if subject is None else {"subject_id": str(subject)}
     query["format"] = format_.value
+    found = config()
+    base = service_url(url, found, "audit")
     headers = bearer(found, org, Role.AUDITOR)
     written = 0
     try:
