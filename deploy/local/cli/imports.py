@@ -89,7 +89,10 @@ class NotImported(Exception):
 
 
 FileArgument = Annotated[
-    Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="a CSV file, UTF-8")
+    Path,
+    typer.Argument(
+        exists=True, dir_okay=False, readable=True, metavar="FILE.csv", help="a CSV file, UTF-8"
+    ),
 ]
 AsOrganisation = Annotated[
     uuid.UUID | None,
@@ -199,6 +202,7 @@ def _run(
     act: Callable[[Connection, Row], Awaitable[str]],
     json_: bool,
     what: str,
+    actor: uuid.UUID,
 ) -> None:
     if not problems:
         try:
@@ -216,9 +220,9 @@ def _run(
             err.print(f"{path}:{p.line}: {p.what}", markup=False)
         raise Failed(f"nothing of {path} was imported: {len(problems)} bad row(s)")
     if json_:
-        print_json({"imported": len(ids), f"{what}_ids": ids})
+        print_json({"imported": len(ids), f"{what}_ids": ids, "actor_id": str(actor)})
     else:
-        print(f"imported {len(ids)} {what}s from {path}")
+        print(f"imported {len(ids)} {what}s from {path}, as actor {actor}")
         for id_ in ids:
             print(f"  {id_}")
 
@@ -250,13 +254,15 @@ def organisations(
     """Register the organisations of FILE.csv (columns: name, type, sector,
     organisation_number, county_number, municipality_numbers space-separated)."""
     rows, problems = _checked(file, ORGANISATION_COLUMNS, OrganisationCreate, _organisation)
-    principal = _principal(as_org, actor or uuid.uuid4())
+    acting = actor or uuid.uuid4()
+    principal = _principal(as_org, acting)
 
     async def act(connection: Connection, row: OrganisationCreate) -> str:
         entry = await register_organisation(connection, row.details(), principal)
         return str(entry.organisation_id)
 
-    _run(file, _referral_database(database_url_), rows, problems, act, json_, "organisation")
+    url = _referral_database(database_url_)
+    _run(file, url, rows, problems, act, json_, "organisation", acting)
 
 
 @import_app.command()
@@ -278,4 +284,5 @@ def agreements(
         agreement = await register_agreement(connection, row.terms(), principal)
         return str(agreement.agreement_id)
 
-    _run(file, _referral_database(database_url_), rows, problems, act, json_, "agreement")
+    url = _referral_database(database_url_)
+    _run(file, url, rows, problems, act, json_, "agreement", acting)
