@@ -92,7 +92,10 @@ def show(
         return
     out.print(f"[bold]{topic}.dlq {letter}[/bold]  key {shown['key']}")
     for title in ("reason", "headers"):
-        table = Table(title, "", show_header=True, title_justify="left")
+        if not shown[title]:
+            out.print(f"{title}: none", markup=False)
+            continue
+        table = Table(title=title, show_header=False, title_justify="left")
         for name, content in shown[title].items():
             table.add_row(name, content)
         out.print(table)
