@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from enum import StrEnum
@@ -30,8 +31,6 @@ from services.audit.domain.errors import InvalidRange
 from services.audit.store import log
 
 audit_app = typer.Typer(help="The audit service's tamper-evident log.", no_args_is_help=True)
-
-Sequence = Annotated[int | None, typer.Option(min=1, help="a sequence number (1 or more)")]
 
 
 @contextlib.contextmanager
@@ -202,9 +201,7 @@ def export(
     headers = bearer(found, org, Role.AUDITOR)
     written = 0
     try:
-        with (
-            httpx.stream("GET", base + path, params=query, headers=headers, timeout=60) as answer,
-        ):
+        with httpx.stream("GET", base + path, params=query, headers=headers, timeout=60) as answer:
             if not answer.is_success:
                 answer.read()
                 raise Failed(f"the audit service refused the export: {problem_of(answer)}")
@@ -222,8 +219,6 @@ def export(
 def _sink(output: Path | None) -> Iterator[Callable[[bytes], object]]:
     """Where the export goes: a file (written whole or not at all), or stdout."""
     if output is None:
-        import sys
-
         yield sys.stdout.buffer.write
         sys.stdout.buffer.flush()
         return

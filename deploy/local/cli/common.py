@@ -9,6 +9,7 @@ import sys
 import uuid
 from typing import Annotated, Any
 
+import httpx
 import typer
 from rich.console import Console
 
@@ -93,7 +94,7 @@ def bearer(stack: StackConfig, organisation: uuid.UUID, role: Role) -> dict[str,
     return {"Authorization": f"Bearer {token}"}
 
 
-def problem_of(response: Any) -> str:
+def problem_of(response: httpx.Response) -> str:
     """An HTTP error answer in one line: its problem+json title and detail when it has them."""
     try:
         problem = response.json()
@@ -104,7 +105,3 @@ def problem_of(response: Any) -> str:
         if parts:
             return f"HTTP {response.status_code}: " + ": ".join(parts)
     return f"HTTP {response.status_code}"
-
-
-def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
