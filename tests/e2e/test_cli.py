@@ -3,6 +3,7 @@ stack with its services and the demo), as an operator runs it: a process, its ou
 exit code."""
 
 import csv
+import functools
 import io
 import json
 import secrets
@@ -223,6 +224,20 @@ def test_organisations_are_imported_all_or_nothing(system: System, tmp_path: Pat
         directory[f"NAV Askøy {run}"],
         directory[f"NAV Øygarden {run}"],
     ]
+
+    # Through the referral service's outbox, as any registration: the audit logs the events.
+    def registered(organisation_id: str) -> bool:
+        with system.client("audit", "follow_up", Role.AUDITOR) as client:
+            page = client.get("/v1/audit/events", params={"organisation_id": organisation_id})
+        types = [row["type"] for row in page.json()["items"]]
+        return types == ["no.overgang.organisation.registered.v1"]
+
+    for organisation_id in imported["organisation_ids"]:
+        until(
+            functools.partial(registered, organisation_id),
+            timeout_s=60,
+            what=f"organisation {organisation_id}'s registration in the audit log",
+        )
 
     # The second row is good on its own, but its number is the first's: the service refuses
     # it, and the first is not imported either.
