@@ -163,13 +163,20 @@ def answers(bootstrap: str) -> bool:
     return asyncio.run(metadata_answers(bootstrap))
 
 
-def create_topics(bootstrap: str) -> list[str]:
-    """Create every topic of `schemas.topics` with its dead-letter topic, and the relays'
-    progress topic; what exists is left alone. Returns the names created."""
+def declared_topics() -> dict[str, int]:
+    """Every topic Overgang needs, with its partitions: those of `schemas.topics`, their
+    dead-letter topics, and the relays' progress topic."""
     from schemas.topics import TOPICS
 
     wanted = {t.name: t.partitions for t in TOPICS} | {t.dead_letters: 1 for t in TOPICS}
     wanted[RelaySettings.progress_topic] = 1
+    return wanted
+
+
+def create_topics(bootstrap: str, *, replication_factor: int = 1) -> list[str]:
+    """Create every declared topic (`declared_topics`); what exists is left alone. Returns
+    the names created."""
+    wanted = declared_topics()
 
     async def create() -> list[str]:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -179,7 +186,11 @@ def create_topics(bootstrap: str) -> list[str]:
             if missing:
                 await admin.create_topics(
                     [
-                        NewTopic(name, num_partitions=wanted[name], replication_factor=1)
+                        NewTopic(
+                            name,
+                            num_partitions=wanted[name],
+                            replication_factor=replication_factor,
+                        )
                         for name in missing
                     ]
                 )

@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -48,6 +48,7 @@ async def run(
     *,
     bootstrap: str,
     checkpoint_topic: str,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CheckedVerification:
     # Two connections: a long log is walked in two halves at once.
     connection = await asyncpg.connect(database_url)
@@ -60,6 +61,7 @@ async def run(
             first=first,
             last=last,
             helper=helper,
+            progress=progress,
         )
     finally:
         await helper.close()

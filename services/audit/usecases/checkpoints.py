@@ -24,7 +24,7 @@ from services.audit.domain.checkpoints import (
 from services.audit.metrics import CHAIN_BROKEN, CHAIN_VERIFIED_AT, CHAIN_VERIFIED_ROWS
 from services.audit.store import checkpoints, log
 from services.audit.usecases.recording import SOURCE, NewId
-from services.audit.usecases.verify import verify_chain
+from services.audit.usecases.verify import verify_chain, verify_in_stretches
 from services.plumbing import outbox
 from services.plumbing.database import DATABASE_ERRORS, Connection
 from services.plumbing.outbox import sleep_unless
@@ -123,17 +123,26 @@ async def verify_with_checkpoint(
     first: int | None = None,
     last: int | None = None,
     helper: "Connection | None" = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CheckedVerification:
     """Walk the chain (or a stretch), and compare the row at the latest checkpoint's sequence
     with the hash it published. The checkpoint is read first: a checkpoint published during
-    the walk names a row the walk may not have reached."""
+    the walk names a row the walk may not have reached. With `progress`, the walk goes a
+    stretch at a time and tells it (rows walked, rows in all) after each."""
+
+    async def walk() -> Verification:
+        if progress is None:
+            return await verify_chain(connection, first=first, last=last, helper=helper)
+        return await verify_in_stretches(
+            connection, first=first, last=last, helper=helper, progress=progress
+        )
+
     try:
         checkpoint = await checkpoints.latest_on_topic(bootstrap, topic)
     except (KafkaError, OSError, TimeoutError) as error:
         logger.warning("the checkpoints cannot be read (%s)", type(error).__name__)
-        verification = await verify_chain(connection, first=first, last=last, helper=helper)
-        return CheckedVerification(verification, None, CheckpointStatus.UNAVAILABLE)
-    verification = await verify_chain(connection, first=first, last=last, helper=helper)
+        return CheckedVerification(await walk(), None, CheckpointStatus.UNAVAILABLE)
+    verification = await walk()
     if checkpoint is None:
         return CheckedVerification(verification, None, CheckpointStatus.NONE_PUBLISHED)
     in_log = await log.row_hash_at(connection, checkpoint.sequence)

@@ -1,0 +1,5 @@
+import sys
+
+from deploy.local.cli import main
+
+sys.exit(main())
