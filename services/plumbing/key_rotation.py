@@ -77,15 +77,19 @@ async def rotate(
             progress(done)
 
 
+class RotationFailed(Exception):
+    """The rotation could not run (settings, database); the message says why, in one line."""
+
+
 def run_rotation(
     database_url: str,
     batch: Batch,
     *,
     size: int = 500,
     progress: Callable[[Rotation], None] | None = None,
-) -> tuple[int, dict[str, Any] | str]:
-    """A command's run: the exit code (0 complete, 1 some row no key opens, 2 the database
-    cannot be reached) and what was done, or one line saying why not."""
+) -> Rotation:
+    """A command's run, on a pool of its own; RotationFailed when the database cannot be
+    reached."""
 
     async def rotating() -> Rotation:
         pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
@@ -95,7 +99,6 @@ def run_rotation(
             await pool.close()
 
     try:
-        done = asyncio.run(rotating())
+        return asyncio.run(rotating())
     except (OSError, asyncpg.PostgresError) as error:
-        return 2, f"the database cannot be reached ({type(error).__name__})"
-    return (0 if done.complete else 1), done.outcome()
+        raise RotationFailed(f"the database cannot be reached ({type(error).__name__})") from None

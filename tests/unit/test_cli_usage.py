@@ -51,6 +51,10 @@ def test_the_command_tree() -> None:
         "import agreements",
         "subjects export",
         "outbox status",
+        "keys rewrap",
+        "keys reseal",
+        "keys rotate-signing-key",
+        "keys retire-signing-keys",
     }
 
 

@@ -10,6 +10,7 @@ from deploy.local.cli.audit import audit_app
 from deploy.local.cli.common import Failed
 from deploy.local.cli.dlq import dlq_app
 from deploy.local.cli.imports import import_app
+from deploy.local.cli.keys import keys_app
 from deploy.local.cli.outbox import outbox_app
 from deploy.local.cli.stack import demo_app, stack_app, token
 from deploy.local.cli.subjects import subjects_app
@@ -35,8 +36,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(import_app, name="import")
 app.add_typer(subjects_app, name="subjects")
 app.add_typer(outbox_app, name="outbox")
-# Key rotation (`overgang keys ...`) comes as its own group here: deploy/local/cli/keys.py
-# with a `keys_app`, added like the others.
+app.add_typer(keys_app, name="keys")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

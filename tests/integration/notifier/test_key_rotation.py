@@ -6,14 +6,15 @@ import asyncio
 import base64
 import datetime as dt
 import functools
+import json
 import os
 import uuid
 
 import asyncpg
 import pytest
 
+from deploy.local import cli
 from schemas.ids import ActorId, OrganisationId
-from services.notifier import keys as keys_command
 from services.notifier.domain.targets import check_url
 from services.notifier.sealing import CannotOpen, SecretBox
 from services.notifier.store import subscriptions as store
@@ -69,8 +70,11 @@ def _b64(key: bytes) -> str:
     return base64.b64encode(key).decode()
 
 
-async def test_the_command_reseals_and_names_a_secret_no_key_opens(
-    pool: asyncpg.Pool, database_url: str, monkeypatch: pytest.MonkeyPatch
+async def test_overgang_keys_reseal_reseals_and_names_a_secret_no_key_opens(
+    pool: asyncpg.Pool,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     hook, signing_secret = await webhook(pool, OLD)
     stranger, _ = await webhook(pool, SecretBox(os.urandom(32)))
@@ -78,22 +82,33 @@ async def test_the_command_reseals_and_names_a_secret_no_key_opens(
     monkeypatch.setenv("OVERGANG_SECRET_KEY", _b64(NEW_KEY))
     monkeypatch.setenv("OVERGANG_RETIRED_SECRET_KEYS", _b64(OLD.key))
 
-    code, said = await asyncio.to_thread(keys_command.reseal, database_url=database_url)
+    code = await overgang("keys", "reseal", "--database-url", database_url)
 
     assert code == 1
-    assert said == {"complete": False, "checked": 2, "resealed": 1, "unopened": [str(stranger)]}
+    assert json.loads(capsys.readouterr().out) == {
+        "complete": False,
+        "checked": 2,
+        "resealed": 1,
+        "unopened": [str(stranger)],
+    }
     assert await secret(pool, hook, ROTATED) == signing_secret
 
 
-async def test_the_command_exits_2_without_echoing_a_bad_key(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+async def test_overgang_keys_reseal_refuses_a_short_key_without_echoing_it(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("OVERGANG_ENVIRONMENT", "development")
     monkeypatch.setenv("OVERGANG_SECRET_KEY", _b64(NEW_KEY))
     monkeypatch.setenv("OVERGANG_RETIRED_SECRET_KEYS", "c2hvcnQ=")  # "short"
 
-    code, said = await asyncio.to_thread(keys_command.reseal, database_url=database_url)
+    code = await overgang("keys", "reseal", "--database-url", database_url)
 
-    assert code == 2
-    assert "OVERGANG_RETIRED_SECRET_KEYS must be the base64 of 32 bytes" in str(said)
-    assert "c2hvcnQ" not in str(said)
+    error = capsys.readouterr().err
+    assert code == 1
+    assert "OVERGANG_RETIRED_SECRET_KEYS must be the base64 of 32 bytes" in error
+    assert "c2hvcnQ" not in error
+
+
+async def overgang(*argv: str) -> int:
+    """The command line, in a thread: it runs its own event loop beside the test's."""
+    return await asyncio.to_thread(cli.main, list(argv))

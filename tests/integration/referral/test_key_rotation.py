@@ -7,6 +7,7 @@ import asyncio
 import base64
 import datetime as dt
 import functools
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -15,9 +16,9 @@ from typing import Any
 import asyncpg
 import pytest
 
+from deploy.local import cli
 from schemas.ids import SubjectId
 from services.plumbing.key_rotation import Rotation, rotate
-from services.referral import keys as keys_command
 from services.referral.crypto import CannotDecrypt, StoreKeys
 from services.referral.domain.errors import InvalidIdentityNumber
 from services.referral.domain.identity import NationalIdentityNumber
@@ -136,59 +137,65 @@ def rotating_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("rotating_settings")
-async def test_the_command_rewraps_with_the_services_settings(
-    store: asyncpg.Connection, database_url: str
+async def test_overgang_keys_rewrap_rewraps_with_the_services_settings(
+    store: asyncpg.Connection, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     people = await register_all(store, OLD, 2)
 
-    code, said = await _rewrap(database_url)
+    code = await overgang("keys", "rewrap", "--database-url", database_url)
 
     assert code == 0
+    said = json.loads(capsys.readouterr().out)
     assert said == {"complete": True, "checked": 2, "resealed": 2, "unopened": []}
     for subject_id in people:
         await subjects.personal_data(store, subject_id, ROTATED)
 
 
 @pytest.mark.usefixtures("rotating_settings")
-async def test_the_command_exits_1_naming_the_persons_no_key_opens(
-    store: asyncpg.Connection, database_url: str
+async def test_overgang_keys_rewrap_exits_1_naming_the_persons_no_key_opens(
+    store: asyncpg.Connection, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     unknown = StoreKeys(master_key=os.urandom(32), index_key=OLD.index_key)
     [stranger] = await register_all(store, unknown, 1, birth="010108")
 
-    code, said = await _rewrap(database_url)
+    code = await overgang("keys", "rewrap", "--database-url", database_url)
 
     assert code == 1
-    assert isinstance(said, dict)
-    assert said["unopened"] == [str(stranger)]
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["unopened"] == [str(stranger)]
+    assert "1 persons' keys open with no configured key" in printed.err
 
 
-async def test_the_command_exits_2_without_echoing_a_bad_key(
-    monkeypatch: pytest.MonkeyPatch, database_url: str
+async def test_overgang_keys_rewrap_refuses_a_bad_key_without_echoing_it(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("OVERGANG_ENVIRONMENT", "development")
     monkeypatch.setenv("OVERGANG_MASTER_KEY", _b64(NEW_MASTER))
     monkeypatch.setenv("OVERGANG_INDEX_KEY", _b64(OLD.index_key))
     monkeypatch.setenv("OVERGANG_RETIRED_MASTER_KEYS", "not-base64-secret!")
 
-    code, said = await _rewrap(database_url)
+    code = await overgang("keys", "rewrap", "--database-url", database_url)
 
-    assert code == 2
-    assert "OVERGANG_RETIRED_MASTER_KEYS must be base64" in str(said)
-    assert "not-base64-secret" not in str(said)
+    printed = capsys.readouterr()
+    assert code == 1
+    assert printed.out == ""
+    assert "OVERGANG_RETIRED_MASTER_KEYS must be base64" in printed.err
+    assert "not-base64-secret" not in printed.err
 
 
 @pytest.mark.usefixtures("rotating_settings")
-async def test_the_command_exits_2_when_the_database_cannot_be_reached() -> None:
-    code, said = await _rewrap("postgresql://nobody@127.0.0.1:1/none")
+async def test_overgang_keys_rewrap_says_when_the_database_cannot_be_reached(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = await overgang("keys", "rewrap", "--database-url", "postgresql://nobody@127.0.0.1:1/x")
 
-    assert code == 2
-    assert "the database cannot be reached" in str(said)
+    assert code == 1
+    assert "overgang: the database cannot be reached" in capsys.readouterr().err
 
 
-async def _rewrap(database_url: str) -> tuple[int, object]:
-    """The command runs its own event loop: in a thread, beside the test's."""
-    return await asyncio.to_thread(keys_command.rewrap, database_url=database_url)
+async def overgang(*argv: str) -> int:
+    """The command line, in a thread: it runs its own event loop beside the test's."""
+    return await asyncio.to_thread(cli.main, list(argv))
 
 
 def test_a_retired_master_key_may_not_be_the_index_key() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy.local import cli
 from deploy.local.dev_issuer import (
     ensure_keys,
     issue,
@@ -79,3 +80,19 @@ async def test_after_retirement_a_token_of_an_earlier_key_is_refused(tmp_path: P
 def test_the_private_key_stays_readable_by_its_owner_only(tmp_path: Path) -> None:
     rotate_signing_key(tmp_path)
     assert (tmp_path / "private-key.json").stat().st_mode & 0o077 == 0
+
+
+def test_overgang_keys_rotates_and_retires_the_dev_issuers_signing_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OVERGANG_STACK_DIR", str(tmp_path))
+    old_key = ensure_keys(tmp_path / "dev-issuer")
+
+    assert cli.main(["keys", "rotate-signing-key", "--json"]) == 0
+    rotated = json.loads(capsys.readouterr().out)
+    assert rotated["published_key_ids"] == [rotated["signing_key_id"], old_key.kid]
+    assert kid(token(tmp_path / "dev-issuer")) == rotated["signing_key_id"]
+
+    assert cli.main(["keys", "retire-signing-keys"]) == 0
+    assert capsys.readouterr().out == f"retired: {old_key.kid}\n"
+    assert published_key_ids(tmp_path / "dev-issuer") == [rotated["signing_key_id"]]
