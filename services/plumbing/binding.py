@@ -73,10 +73,13 @@ def from_record(
         attributes: dict[str, object] = {
             name[3:]: content.decode() for name, content in header_map.items() if name[:3] == "ce_"
         }
-        attributes.pop(_PARTITION_KEY, None)
-        attributes["partition_key"] = key.decode()
     except UnicodeDecodeError as error:
         raise UndecodableRecord(f"the CloudEvents headers cannot be read: {error}") from None
+    attributes.pop(_PARTITION_KEY, None)
+    try:
+        attributes["partition_key"] = key.decode()
+    except UnicodeDecodeError:
+        raise UndecodableRecord("the record key is not UTF-8 text") from None
     try:
         return CloudEvent.model_validate({**attributes, "data": data})
     except ValidationError as error:
