@@ -7,25 +7,35 @@ UV := $(PYTHON) -m uv
 # Use the machine's Python 3.11; never download an interpreter.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help prerequisites install up down status test lint typecheck bench contract tools
+# $(call apt_install,PACKAGES): apt-get install what is listed (nothing when it is empty), as
+# root; otherwise say what to install.
+define apt_install
+missing="$(strip $(1))"; \
+if [ -n "$${missing// /}" ]; then \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+  else \
+    echo "make: install $$missing (e.g. apt-get install $$missing)" >&2; exit 1; \
+  fi; \
+fi
+endef
+
+.PHONY: help prerequisites browser install up down status test lint typecheck bench contract tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 prerequisites: ## install Java 17 and Maven with apt-get when they are missing (as root)
-	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null; \
-	  else \
-	    echo "make: Java 17 and Maven are needed: install them (e.g. apt-get install openjdk-17-jre-headless maven)" >&2; exit 1; \
-	  fi; \
-	fi
+	@$(call apt_install,$$(command -v java >/dev/null || echo openjdk-17-jre-headless) $$(command -v mvn >/dev/null || echo maven))
+
+browser: ## install Debian's Chromium for the browser tests when it is missing (as root)
+	@$(call apt_install,$$(command -v chromium >/dev/null || echo chromium))
 
 install: ## install uv if missing, then every Python dependency from uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	@$(UV) sync --frozen --quiet
 
-up: prerequisites install ## start Kafka, PostgreSQL and the three services on 127.0.0.1
+up: prerequisites install ## start Kafka, PostgreSQL, the three services and the web front on 127.0.0.1
 	@$(UV) run --frozen overgang stack up --services
 
 down: install ## stop everything `make up` started
@@ -41,7 +51,7 @@ lint: install ## ruff: lint and formatting
 typecheck: install ## mypy, strict
 	$(UV) run --frozen mypy
 
-test: prerequisites lint typecheck contract tools ## lint, type-check and run every test on a real Kafka and PostgreSQL
+test: prerequisites browser lint typecheck contract tools ## lint, type-check and run every test on a real Kafka and PostgreSQL
 	$(UV) run --frozen pytest
 
 bench: prerequisites install ## stack start-up, outbox relay, inbox consumer, filing, audit, webhook deliveries and end-to-end latency, each beside a baseline; figures in bench/results/

@@ -196,6 +196,7 @@ def running_system(directory: Path, *, otlp_endpoint: str) -> Iterator[System]:
         "notifier_port": free_port(),
         "audit_port": free_port(),
         "webhook_receiver_port": free_port(),
+        "web_port": free_port(),
         "otlp_endpoint": otlp_endpoint,
     }
     environment = {

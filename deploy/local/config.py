@@ -37,6 +37,7 @@ class StackConfig(BaseSettings):
     notifier_port: int = 8001
     audit_port: int = 8002
     webhook_receiver_port: int = Field(8010, description="the demo webhook receiver's port")
+    web_port: int = Field(8020, description="the web front's port")
     otlp_endpoint: str | None = Field(
         None,
         description="an OpenTelemetry collector's OTLP/HTTP traces endpoint "

@@ -607,7 +607,9 @@ def where_to_look(referral_url: str, services: dict[str, str], data: DemoData) -
     """Lines that tell a developer where the demo is and how to call it."""
     lines = [f"demo data: {len(data.referrals)} referrals in county {COUNTY} (Vestland)"]
     lines += [
-        f"  {name:<10} API docs: {url}/docs"
+        f"  {name:<10} the web front: {url}/ (sign in as any demo organisation)"
+        if name == "web"
+        else f"  {name:<10} API docs: {url}/docs"
         for name, url in services.items()
         if data.webhook is None or url != data.webhook.url
     ]

@@ -1,5 +1,6 @@
-"""The three Overgang services, each its own process (`python -m services.<name>`), and
-beside the notifier the demo webhook receiver (`python -m deploy.local.webhook_receiver`)."""
+"""The three Overgang services, each its own process (`python -m services.<name>`), beside
+the notifier the demo webhook receiver (`python -m deploy.local.webhook_receiver`), and on top
+of them the web front (`python -m services.web`)."""
 
 import sys
 from collections.abc import Iterator
@@ -134,3 +135,26 @@ def _log_file(config: StackConfig, name: str) -> Path:
 
 def ready(service: ServiceState) -> bool:
     return service.process.running() and _ready(service.url)
+
+
+# The web front: not a service of its own data, but started, recorded and stopped like one.
+WEB = "web"
+
+
+def launch_web(config: StackConfig, state: StackState) -> ServiceState:
+    """The web front on its loopback port, on top of the services that run."""
+    port = config.web_port
+    require_free_port(config.host, port, "the web front")
+    process = spawn(
+        [sys.executable, "-m", "services.web"],
+        log_file=_log_file(config, WEB),
+        cwd=REPOSITORY,
+        env={
+            "OVERGANG_HOST": config.host,
+            "OVERGANG_PORT": str(port),
+            "OVERGANG_REFERRAL_URL": state.services["referral"].url,
+            "OVERGANG_AUDIT_URL": state.services["audit"].url,
+            "OVERGANG_DEV_ISSUER_DIR": str(config.dev_issuer_dir),
+        },
+    )
+    return ServiceState(url=f"http://{config.host}:{port}", process=process)

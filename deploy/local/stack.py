@@ -91,6 +91,16 @@ def up(config: StackConfig, *, with_services: bool = False) -> tuple[StackState,
             services.await_ready(config, name, state.services[name])
             report.started.append(name)
             report.seconds[name] = time.monotonic() - began
+        web = state.services.get(services.WEB)
+        if web is not None and services.ready(web):
+            report.already_running.append(services.WEB)
+        else:
+            began = time.monotonic()
+            state.services[services.WEB] = services.launch_web(config, state)
+            state.save(config.state_file)
+            services.await_ready(config, services.WEB, state.services[services.WEB])
+            report.started.append(services.WEB)
+            report.seconds[services.WEB] = time.monotonic() - began
     report.total_s = time.monotonic() - first
     return state, report
 
@@ -141,6 +151,9 @@ def status(config: StackConfig) -> dict[str, str]:
             report[name] = "not started"
         else:
             report[name] = f"ready at {service.url}" if services.ready(service) else "not ready"
+    web = state.services.get(services.WEB)
+    if web is not None:
+        report[services.WEB] = f"ready at {web.url}" if services.ready(web) else "not ready"
     receiver = state.services.get(services.DEMO_RECEIVER)
     if receiver is not None:
         running = receiver.process.running()

@@ -1,0 +1,179 @@
+"""The worklist and a referral: read through the referral service's API with the person's
+token (so every opening is recorded there as an access), and acted on with `If-Match`, so
+that a page left open while someone else acted says so instead of overwriting."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from schemas.referrals import ContactMethod, ContactResult, Outcome, RejectionReason
+from services.web.backend import ApiProblem, Backend
+from services.web.pages.common import CsrfChecked, Person, Services, SignedIn, render
+
+router = APIRouter()
+
+Box = Literal["received", "sent"]
+
+
+@dataclass(frozen=True)
+class Action:
+    """A form on the referral page and the API call it makes."""
+
+    name: str
+    path: str
+    fields: tuple[str, ...] = ()
+
+
+# What may be done in each status, by the organisation it is with (the API decides; these
+# are the forms offered).
+ACTIONS: dict[str, tuple[Action, ...]] = {
+    "submitted": (Action("receive", "receive"), Action("reject", "reject", ("reason", "note"))),
+    "redirected": (Action("receive", "receive"), Action("reject", "reject", ("reason", "note"))),
+    "received": (Action("accept", "accept"), Action("reject", "reject", ("reason", "note"))),
+    "accepted": (
+        Action("start", "start"),
+        Action("record_contact", "contacts", ("method", "result", "note")),
+    ),
+    "in_progress": (
+        Action("record_contact", "contacts", ("method", "result", "note")),
+        Action("complete", "complete", ("outcome", "note")),
+    ),
+}
+CHOICES = {
+    "reason": list(RejectionReason),
+    "method": list(ContactMethod),
+    "result": list(ContactResult),
+    "outcome": list(Outcome),
+}
+
+
+async def _names(services: Backend, person: Person, request: Request) -> dict[str, str]:
+    """Organisation id -> name, from the directory (kept for the app's life: names change
+    seldom, and a stale one is only a label)."""
+    cache: dict[str, str] = request.app.state.organisation_names
+    if not cache:
+        cursor: str | None = None
+        while True:
+            params = {"limit": 200} | ({"cursor": cursor} if cursor else {})
+            page = (await services.get("referral", "/v1/organisations", person.token, params)).body
+            cache.update({entry["organisation_id"]: entry["name"] for entry in page["items"]})
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+    return cache
+
+
+@router.get("/", response_class=HTMLResponse)
+async def worklist(
+    request: Request, person: SignedIn, services: Services, box: Box | None = None
+) -> HTMLResponse:
+    chosen: Box = box or ("received" if person.may("counsellor", "coordinator") else "sent")
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while len(items) < 500:
+        params = {"box": chosen, "limit": 100} | ({"cursor": cursor} if cursor else {})
+        page = (await services.get("referral", "/v1/referrals", person.token, params)).body
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    # Overdue first (longest overdue on top), then the longest waiting: the earliest deadlines.
+    items.sort(
+        key=lambda item: (
+            item["overdue_since"] is None,
+            item["overdue_since"] or "",
+            item["addressed_at"],
+        )
+    )
+    return render(
+        request,
+        "worklist.html",
+        box=chosen,
+        referrals=items,
+        names=await _names(services, person, request),
+    )
+
+
+@router.get("/referrals/{referral_id}", response_class=HTMLResponse)
+async def referral_page(
+    request: Request, referral_id: uuid.UUID, person: SignedIn, services: Services
+) -> Response:
+    return await _show(request, referral_id, person, services)
+
+
+async def _show(
+    request: Request,
+    referral_id: uuid.UUID,
+    person: Person,
+    services: Backend,
+    *,
+    message: str | None = None,
+    problem: ApiProblem | None = None,
+    status_code: int = 200,
+) -> Response:
+    try:
+        answer = await services.get("referral", f"/v1/referrals/{referral_id}", person.token)
+    except ApiProblem as refused:
+        if refused.status in (403, 404):
+            return render(request, "message.html", message="not_found", status_code=404)
+        raise
+    referral = answer.body
+    mine = referral["to_organisation_id"] == person.organisation_id
+    return render(
+        request,
+        "referral.html",
+        referral=referral,
+        etag=answer.etag,
+        actions=ACTIONS.get(referral["status"], ()) if mine else (),
+        choices=CHOICES,
+        names=await _names(services, person, request),
+        # After an action's redirect; nothing else from the address is shown.
+        message=message or ("done" if request.query_params.get("message") == "done" else None),
+        problem=problem,
+        status_code=status_code,
+    )
+
+
+@router.post("/referrals/{referral_id}/{action}", dependencies=[CsrfChecked])
+async def act(
+    request: Request,
+    referral_id: uuid.UUID,
+    action: str,
+    person: SignedIn,
+    services: Services,
+    etag: Annotated[str, Form()],
+) -> Response:
+    known = {found.name: found for actions in ACTIONS.values() for found in actions}
+    if action not in known:
+        return render(request, "message.html", message="not_found", status_code=404)
+    form = await request.form()
+    body = {
+        name: value
+        for name in known[action].fields
+        if isinstance(value := form.get(name), str) and value.strip()
+    }
+    try:
+        await services.post(
+            "referral",
+            f"/v1/referrals/{referral_id}/{known[action].path}",
+            person.token,
+            body if known[action].fields else None,
+            if_match=etag,
+        )
+    except ApiProblem as refused:
+        message = {412: "stale", 403: "not_allowed", 409: "conflict", 422: "invalid"}.get(
+            refused.status
+        )
+        if refused.status == 404:
+            return render(request, "message.html", message="not_found", status_code=404)
+        if message is None:
+            raise
+        return await _show(
+            request, referral_id, person, services, message=message, problem=refused,
+            status_code=refused.status,
+        )  # fmt: skip
+    # Post, then redirect, then get: a reload does not act twice.
+    return RedirectResponse(f"/referrals/{referral_id}?message=done", status_code=303)

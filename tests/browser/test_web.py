@@ -1,0 +1,148 @@
+"""The web front in a real browser, against the running system: a counsellor of NAV signs in,
+finds a new referral on the worklist, opens it (recorded as an access), acknowledges and
+accepts it, and records a contact; a page left open while a colleague acted says so; another
+organisation cannot open the referral by its address; the pages read in English too; and
+axe-core finds nothing serious or critical on any of them."""
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from schemas.codes import Role
+from tests.browser.conftest import screenshot, serious_violations
+from tests.e2e.handoffs import consent, ok, refer, register
+from tests.system import System
+
+pytestmark = pytest.mark.e2e
+
+
+def new_referral(system: System) -> dict[str, Any]:
+    """A person the follow-up service refers to NAV Bergenhus, with their consent."""
+    with system.client("referral", "follow_up", Role.COORDINATOR, Role.FILER) as follow_up:
+        subject = register(follow_up)
+        consent_id = consent(follow_up, subject)
+        return refer(follow_up, subject, system.organisations["nav_bergenhus"], consent_id)
+
+
+def sign_in(page: Page, system: System, organisation: str, *roles: str) -> None:
+    page.goto(f"{system.url('web')}/")
+    expect(page).to_have_url(re.compile(r"/sign-in$"))
+    page.get_by_label("Virksomhet").select_option(value=str(system.organisations[organisation]))
+    for role in roles:
+        page.get_by_label(role, exact=True).check()
+    page.get_by_role("button", name="Logg inn").click()
+
+
+def assert_accessible(page: Page) -> None:
+    assert serious_violations(page) == []
+
+
+def test_a_counsellor_takes_a_referral_on_through_the_pages(system: System, page: Page) -> None:
+    referral = new_referral(system)
+    sign_in(page, system, "nav_bergenhus", "Veileder", "Koordinator")
+
+    expect(page.get_by_role("heading", name="Arbeidsliste")).to_be_visible()
+    row = page.locator(f'a[href="/referrals/{referral["referral_id"]}"]')
+    expect(row).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "worklist")
+
+    row.click()
+    expect(page.locator("#status")).to_have_text("Sendt")
+    assert_accessible(page)
+    screenshot(page, "referral-submitted")
+    page.get_by_role("button", name="Bekreft mottak").click()
+    expect(page.locator("#message")).to_have_text("Lagret.")
+    expect(page.locator("#status")).to_have_text("Mottatt")
+    page.get_by_role("button", name="Ta imot").click()
+    expect(page.locator("#status")).to_have_text("Tatt imot")
+    page.get_by_label("Måte").select_option("phone")
+    page.get_by_label("Resultat").select_option("reached")
+    page.get_by_role("button", name="Registrer kontakt").click()
+    expect(page.get_by_text("Telefon: Nådd")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "referral-accepted")
+
+    with system.client("referral", "nav_bergenhus", Role.COUNSELLOR) as nav:
+        now = ok(nav.get(f"/v1/referrals/{referral['referral_id']}"))
+    assert now["status"] == "accepted"
+    assert [(c["method"], c["result"]) for c in now["contacts"]] == [("phone", "reached")]
+
+
+def test_a_page_left_open_while_a_colleague_acted_says_so(system: System, browser: Browser) -> None:
+    referral = new_referral(system)
+    address = f"{system.url('web')}/referrals/{referral['referral_id']}"
+    mine, colleagues = browser.new_context(), browser.new_context()
+    try:
+        me, colleague = mine.new_page(), colleagues.new_page()
+        for page in (me, colleague):
+            sign_in(page, system, "nav_bergenhus", "Veileder")
+            page.goto(address)
+        colleague.get_by_role("button", name="Bekreft mottak").click()
+        expect(colleague.locator("#status")).to_have_text("Mottatt")
+
+        me.get_by_role("button", name="Bekreft mottak").click()
+
+        expect(me.locator("#message")).to_contain_text("Noen andre har endret henvisningen")
+        expect(me.locator("#status")).to_have_text("Mottatt")  # as it is now
+        assert_accessible(me)
+        screenshot(me, "referral-stale")
+    finally:
+        mine.close()
+        colleagues.close()
+
+
+def test_another_organisation_cannot_open_the_referral_by_its_address(
+    system: System, page: Page
+) -> None:
+    referral = new_referral(system)
+    sign_in(page, system, "nav_voss", "Veileder")
+
+    response = page.goto(f"{system.url('web')}/referrals/{referral['referral_id']}")
+
+    assert response is not None
+    assert response.status == 404
+    expect(page.get_by_role("alert")).to_have_text(
+        "Fant ikke henvisningen, eller din virksomhet har ikke tilgang til den."
+    )
+    expect(page.locator("body")).not_to_contain_text(str(referral["subject_id"]))
+    assert_accessible(page)
+
+
+def test_the_pages_read_in_english_and_sign_out_ends_the_session(
+    system: System, page: Page
+) -> None:
+    sign_in(page, system, "nav_bergenhus", "Veileder")
+    page.get_by_role("button", name="English").click()
+
+    expect(page.get_by_role("heading", name="Worklist")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.goto(f"{system.url('web')}/")
+    expect(page).to_have_url(re.compile(r"/sign-in$"))
+    assert_accessible(page)
+    screenshot(page, "sign-in")
+
+
+def test_a_form_without_the_sessions_token_is_refused(system: System) -> None:
+    with httpx.Client(base_url=system.url("web"), timeout=10) as client:
+        client.get("/sign-in")  # a session, but no token sent back
+        answer = client.post(
+            "/sign-in",
+            data={"organisation_id": str(system.organisations["nav_bergenhus"]), "role": "admin"},
+        )
+
+    assert answer.status_code == 403
+    assert "Logg inn og prøv igjen" in answer.text
+
+
+def test_the_session_cookie_is_httponly_and_samesite(system: System) -> None:
+    with httpx.Client(base_url=system.url("web"), timeout=10) as client:
+        cookie = client.get("/sign-in").headers["set-cookie"].lower()
+
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
