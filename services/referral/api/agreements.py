@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas.codes import Purpose
 from schemas.directory import (
     LinkageLevel,
     Route,
@@ -160,6 +161,33 @@ async def list_(
     return AgreementPage(
         items=[AgreementRead.of(agreement) for agreement in page.agreements],
         next_cursor=None if page.next_after is None else encode_cursor(str(page.next_after)),
+    )
+
+
+class RecipientRead(BaseModel):
+    organisation_id: OrganisationId
+    purposes: list[Purpose] = Field(description="the purposes its routes allow")
+
+
+class RecipientList(BaseModel):
+    items: list[RecipientRead]
+
+
+@router.get(
+    "/recipients",
+    summary="Whom the caller's organisation may refer to today, for which purposes",
+    response_model=RecipientList,
+)
+async def recipients(principal: Caller, pool: Pool) -> RecipientList:
+    """From the routes of the agreements in force that it signed. The person's age and
+    situation (the agreements' target groups) are checked when a referral is filed."""
+    async with pool.acquire() as connection:
+        found = await agreements.recipients_of(connection, principal.organisation_id)
+    return RecipientList(
+        items=[
+            RecipientRead(organisation_id=organisation, purposes=sorted(purposes))
+            for organisation, purposes in sorted(found.items(), key=lambda item: str(item[0]))
+        ]
     )
 
 

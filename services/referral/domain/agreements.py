@@ -7,7 +7,7 @@ referral's purpose, and one of its target groups covers the person's age and sit
 the latest version of each agreement counts: an amendment replaces the whole agreement."""
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from schemas.codes import Purpose
@@ -156,6 +156,30 @@ def find_route(
             str(match.agreement.agreement_id),
         ),
     )
+
+
+def recipients(
+    agreements: Iterable[Agreement],
+    *,
+    sender: Organisation,
+    parties: Mapping[OrganisationId, Organisation],
+    on: dt.date,
+) -> dict[OrganisationId, set[Purpose]]:
+    """Whom the sender may refer to on a day, and for which purposes, under the latest version
+    of each agreement in force that allows referrals (`parties`: the agreements' parties).
+    The person's age and situation, which the target groups weigh, are not known here: the
+    filing itself checks them (`find_route`)."""
+    found: dict[OrganisationId, set[Purpose]] = {}
+    for agreement in _latest_versions(agreements):
+        if not (agreement.in_force_on(on) and agreement.allows_referrals()):
+            continue
+        for party in agreement.parties:
+            receiver = parties.get(party)
+            if receiver is None or party == sender.organisation_id:
+                continue
+            for route in agreement.routes_between(sender, receiver):
+                found.setdefault(party, set()).update(route.purposes)
+    return found
 
 
 def _latest_versions(agreements: Iterable[Agreement]) -> list[Agreement]:

@@ -4,12 +4,13 @@ event, saved with the version and written to the outbox in one transaction."""
 import datetime as dt
 from dataclasses import dataclass
 
-from schemas.codes import Role
+from schemas.codes import Purpose, Role
 from schemas.directory import AgreementRegisteredV1, LinkageLevel, Route, ServiceLevels, TargetGroup
 from schemas.ids import AgreementId, OrganisationId
 from services.plumbing.auth import Principal
 from services.plumbing.database import Connection
-from services.referral.domain.agreements import Agreement
+from services.plumbing.working_days import oslo_date
+from services.referral.domain.agreements import Agreement, recipients
 from services.referral.store import agreements as store
 from services.referral.store import organisations
 from services.referral.store.errors import NotFound
@@ -92,3 +93,18 @@ async def list_agreements(
     rest = [a for a in signed if after is None or str(a.agreement_id) > str(after)]
     page = rest[:limit]
     return AgreementPage(page, page[-1].agreement_id if len(rest) > limit else None)
+
+
+async def recipients_of(
+    connection: Connection, organisation_id: OrganisationId
+) -> dict[OrganisationId, set[Purpose]]:
+    """Whom the organisation may refer to today (the Norwegian calendar day, as a filing is
+    checked), and for which purposes; empty when it is not in the directory."""
+    signed = await store.latest_of_party(connection, organisation_id)
+    parties = await organisations.get_many(
+        connection, {party for agreement in signed for party in agreement.parties}
+    )
+    sender = parties.get(organisation_id)
+    if sender is None:
+        return {}
+    return recipients(signed, sender=sender, parties=parties, on=oslo_date(now()))

@@ -96,3 +96,29 @@ def test_an_agreement_with_an_unregistered_party_is_a_422_problem_naming_the_par
     assert response.json()["type"] == "https://overgang.no/problems/unknown-organisation"
     assert response.json()["errors"][0]["field"] == "parties"
     assert AGREEMENT_REGISTERED not in outbox_types(database_url)
+
+
+def test_a_party_lists_whom_it_may_refer_to_and_for_what(
+    client: TestClient, tokens: Tokens
+) -> None:
+    parties = _two_parties(client, tokens)
+    client.post(
+        "/v1/agreements",
+        json=agreement_body(parties),
+        headers=tokens.headers(uuid.UUID(parties[0]), Role.ADMIN),
+    )
+
+    sender = client.get(
+        "/v1/agreements/recipients", headers=tokens.headers(uuid.UUID(parties[0]), Role.FILER)
+    )
+    receiver = client.get(
+        "/v1/agreements/recipients", headers=tokens.headers(uuid.UUID(parties[1]), Role.FILER)
+    )
+
+    assert sender.status_code == 200
+    assert sender.json() == {
+        "items": [
+            {"organisation_id": parties[1], "purposes": ["follow_up_outside_school_and_work"]}
+        ]
+    }
+    assert receiver.json() == {"items": []}  # the route goes one way

@@ -18,15 +18,17 @@ from schemas.directory import (
 )
 from schemas.examples import example_of
 from schemas.ids import AgreementId
-from services.referral.domain.agreements import Agreement, find_route
+from services.referral.domain.agreements import Agreement, find_route, recipients
 from services.referral.domain.errors import NoAgreementRoute, RouteRefusalCode
 from services.referral.domain.organisations import Organisation
 from tests.unit.referral.factories import (
     CAREER_CENTRE,
     FOLLOW_UP_SERVICE,
     NAV,
+    NAV_EAST,
     NAV_ELSEWHERE,
     NOW,
+    ORGANISATIONS,
     SCHOOL,
     actor,
     agreement,
@@ -247,3 +249,40 @@ def test_an_agreement_is_read_from_its_event_with_the_guardian_age_it_names() ->
 
 def test_a_school_that_signed_has_no_route_the_agreement_does_not_name() -> None:
     assert _refusal([agreement()], sender=SCHOOL).refusals[0].code is RouteRefusalCode.NO_ROUTE
+
+
+def test_the_recipients_are_the_ends_of_the_senders_routes_with_their_purposes() -> None:
+    found = recipients([agreement()], sender=FOLLOW_UP_SERVICE, parties=ORGANISATIONS, on=TODAY)
+
+    both = {Purpose.FOLLOW_UP_OUTSIDE_SCHOOL_AND_WORK, Purpose.WORK_ORIENTED_MEASURE}
+    # Every NAV office that signed; not the one elsewhere, not the school, not itself.
+    assert found == {NAV.organisation_id: both, NAV_EAST.organisation_id: both}
+
+
+def test_a_nav_office_may_refer_to_the_career_centre_only() -> None:
+    found = recipients([agreement()], sender=NAV, parties=ORGANISATIONS, on=TODAY)
+
+    assert found == {
+        CAREER_CENTRE.organisation_id: {
+            Purpose.FOLLOW_UP_OUTSIDE_SCHOOL_AND_WORK,
+            Purpose.CAREER_GUIDANCE,
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"valid_until": dt.date(2026, 9, 1)},  # ended before the day
+        {"valid_from": dt.date(2026, 10, 1)},  # not yet in force
+        {"linkage_level": LinkageLevel.COMMUNICATION},  # shares information, no referrals
+    ],
+)
+def test_an_agreement_not_in_force_or_without_referrals_gives_no_recipients(
+    changes: dict[str, Any],
+) -> None:
+    found = recipients(
+        [agreement(**changes)], sender=FOLLOW_UP_SERVICE, parties=ORGANISATIONS, on=TODAY
+    )
+
+    assert found == {}
