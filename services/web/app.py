@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.web.backend import ApiProblem, Backend
-from services.web.pages import referrals, sign_in
+from services.web.pages import filing, referrals, sign_in
 from services.web.pages.common import SignInNeeded, render
 from services.web.settings import WebSettings
 
@@ -64,6 +64,7 @@ def create_app(settings: WebSettings, *, backend: Backend | None = None) -> Fast
 
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.include_router(sign_in.router)
+    app.include_router(filing.router)  # before /referrals/{referral_id}
     app.include_router(referrals.router)
     _health(app, settings)
     _failures(app)

@@ -15,8 +15,8 @@ class ApiProblem(Exception):
     type: str = "about:blank"
     title: str = ""
     detail: str | None = None
-    # field -> message, for the messages next to the fields concerned
-    fields: dict[str, str] = field(default_factory=dict)
+    # field -> (message, code), for the messages next to the fields concerned
+    fields: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def slug(self) -> str:
@@ -93,7 +93,7 @@ def _problem_of(response: httpx.Response) -> ApiProblem:
         title=str(body.get("title", "")),
         detail=body.get("detail"),
         fields={
-            str(error.get("field")): str(error.get("message"))
+            str(error.get("field")): (str(error.get("message")), str(error.get("type")))
             for error in body.get("errors") or []
             if isinstance(error, dict)
         },

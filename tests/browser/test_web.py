@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from schemas.codes import Role
 from tests.browser.conftest import screenshot, serious_violations
-from tests.e2e.handoffs import consent, ok, refer, register
+from tests.e2e.handoffs import a_person, consent, ok, refer, register
 from tests.system import System
 
 pytestmark = pytest.mark.e2e
@@ -146,3 +146,41 @@ def test_the_session_cookie_is_httponly_and_samesite(system: System) -> None:
 
     assert "httponly" in cookie
     assert "samesite=lax" in cookie
+
+
+def test_a_filer_refers_a_person_with_their_consent_to_an_allowed_recipient(
+    system: System, page: Page
+) -> None:
+    number, birth = a_person()
+    wrong = number[:10] + str((int(number[10]) + 1) % 10)
+    sign_in(page, system, "follow_up", "Henviser")
+    page.get_by_role("link", name="Ny henvisning").click()
+    expect(page.get_by_role("heading", name="Ny henvisning")).to_be_visible()
+    with system.client("referral", "follow_up", Role.FILER) as follow_up:
+        allowed = ok(follow_up.get("/v1/agreements/recipients"))["items"]
+    offered = page.locator("#recipient option").evaluate_all("options => options.map(o => o.value)")
+    assert sorted(offered) == sorted(item["organisation_id"] for item in allowed)
+    assert str(system.organisations["school"]) not in offered
+
+    # A wrong check digit is said as it is typed, and again by the service on submit.
+    page.get_by_label("Fødselsnummer").fill(wrong)
+    expect(page.locator("#identity_number-hint")).to_contain_text("Kontrollsifrene stemmer ikke")
+    page.get_by_label("Fødselsdato").fill(birth.isoformat())
+    page.get_by_label("Til", exact=True).select_option(str(system.organisations["nav_bergenhus"]))
+    page.get_by_role("button", name="Send henvisningen").click()
+    expect(page.locator("#identity_number-error")).to_contain_text("Kontrollsifrene stemmer ikke")
+    expect(page.get_by_label("Fødselsnummer")).to_have_attribute("aria-invalid", "true")
+    assert_accessible(page)
+    screenshot(page, "new-referral-wrong-number")
+
+    page.get_by_label("Fødselsnummer").fill(number)
+    expect(page.locator("#identity_number-hint")).to_have_text("")
+    page.get_by_role("button", name="Send henvisningen").click()
+
+    expect(page.locator("#message")).to_have_text("Lagret.")
+    expect(page.locator("#status")).to_have_text("Sendt")
+    referral_id = page.url.split("/referrals/")[1].split("?")[0]
+    with system.client("referral", "nav_bergenhus", Role.COUNSELLOR) as nav:
+        filed = ok(nav.get(f"/v1/referrals/{referral_id}"))
+    assert filed["from_organisation_id"] == str(system.organisations["follow_up"])
+    assert filed["consent_id"] is not None

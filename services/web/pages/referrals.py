@@ -50,7 +50,7 @@ CHOICES = {
 }
 
 
-async def _names(services: Backend, person: Person, request: Request) -> dict[str, str]:
+async def organisation_names(services: Backend, person: Person, request: Request) -> dict[str, str]:
     """Organisation id -> name, from the directory (kept for the app's life: names change
     seldom, and a stale one is only a label)."""
     cache: dict[str, str] = request.app.state.organisation_names
@@ -93,7 +93,7 @@ async def worklist(
         "worklist.html",
         box=chosen,
         referrals=items,
-        names=await _names(services, person, request),
+        names=await organisation_names(services, person, request),
     )
 
 
@@ -129,7 +129,7 @@ async def _show(
         etag=answer.etag,
         actions=ACTIONS.get(referral["status"], ()) if mine else (),
         choices=CHOICES,
-        names=await _names(services, person, request),
+        names=await organisation_names(services, person, request),
         # After an action's redirect; nothing else from the address is shown.
         message=message or ("done" if request.query_params.get("message") == "done" else None),
         problem=problem,
