@@ -99,20 +99,24 @@ def tokens(tmp_path: Path) -> Tokens:
     return Tokens(directory)
 
 
-async def inbound_topics(admin: AIOKafkaAdminClient, *, create: bool = True) -> ConsumedTopics:
+def inbound_topics() -> ConsumedTopics:
+    """Topics of this test's own for the service's consumers (not created yet)."""
     suffix = uuid.uuid4().hex[:12]
-    topics = ConsumedTopics(
+    return ConsumedTopics(
         inbound_school=f"test.inbound-school.{suffix}", deadline=f"test.deadline.{suffix}"
     )
-    if create:
-        names = [topics.inbound_school, topics.deadline]
-        await admin.create_topics(
-            [
-                NewTopic(name, num_partitions=1, replication_factor=1)
-                for name in [*names, *map(dead_letter_topic, names)]
-            ]
-        )
-    return topics
+
+
+async def create_topics(admin: AIOKafkaAdminClient, topics: ConsumedTopics) -> None:
+    """The topics and their dead-letter topics; one partition each, so that a test's records
+    are in the order sent."""
+    names = [topics.inbound_school, topics.deadline]
+    await admin.create_topics(
+        [
+            NewTopic(name, num_partitions=1, replication_factor=1)
+            for name in [*names, *map(dead_letter_topic, names)]
+        ]
+    )
 
 
 async def delete_topics(admin: AIOKafkaAdminClient, topics: ConsumedTopics) -> None:
@@ -136,7 +140,8 @@ def settings_for(servers: Servers, schema: str, tokens: Tokens, **changes: Any) 
 async def ingress(
     servers: Servers, schema: str, kafka_admin: AIOKafkaAdminClient, tokens: Tokens
 ) -> AsyncIterator[Ingress]:
-    topics = await inbound_topics(kafka_admin)
+    topics = inbound_topics()
+    await create_topics(kafka_admin, topics)
     settings = settings_for(servers, schema, tokens)
     app = create_app(settings, consumed_topics=topics)
     try:
