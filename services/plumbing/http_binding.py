@@ -39,6 +39,9 @@ _DATA_MEMBERS = frozenset({"data", "data_base64"})
 _REQUIRED = ("specversion", "id", "source", "type")
 # CloudEvents attribute names: lower-case letters and digits (spec, "Attribute Naming").
 _ATTRIBUTE_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+# The JSON event format's Timestamp: RFC 3339 (pydantic alone would also take a number of
+# seconds since 1970).
+_RFC_3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 class Mode(StrEnum):
@@ -263,7 +266,8 @@ def _envelope(
                 )
             )
     for name in _REQUIRED:
-        if name not in attributes:
+        # An attribute that was there but could not be read is not missing as well.
+        if name not in attributes and name not in {p.field for p in problems}:
             problems.append(
                 _problem(index, name, location(name), "a required attribute is missing", "missing")
             )
@@ -277,6 +281,17 @@ def _envelope(
                 "unsupported_specversion",
             )
         )
+    time = attributes.get("time")
+    if time is not None and not (isinstance(time, str) and _RFC_3339.match(time)):
+        problems.append(
+            _problem(
+                index,
+                "time",
+                location("time"),
+                "must be an RFC 3339 timestamp with an offset, e.g. 2026-12-01T08:30:00Z",
+                "invalid_timestamp",
+            )
+        )
     data_location: tuple[str | int, ...] = (
         ("body",) if header_locations else (*location("data")[:-1], "data")
     )
@@ -284,18 +299,18 @@ def _envelope(
         problems.append(
             _problem(index, "data", data_location, "the data must be a JSON object", "not_object")
         )
-    if problems:
-        raise InvalidCloudEvents(problems)
+    reported = {p.field for p in problems}
     identifier = attributes.get("id")
     try:
-        return CloudEvent.model_validate(
+        event = CloudEvent.model_validate(
             {**attributes, "data": data, "partition_key": str(identifier)}
         )
     except ValidationError as error:
         for item in error.errors(include_url=False, include_context=False, include_input=False):
             name = str(item["loc"][0]) if item["loc"] else "(event)"
-            if name == "partition_key":
-                continue  # it is the id, whose own errors say what is wrong
+            # The partition key is the id, whose own errors say what is wrong.
+            if name == "partition_key" or name in reported:
+                continue
             message = (
                 "not an attribute Overgang takes (no extension attributes)"
                 if item["type"] == "extra_forbidden"
@@ -304,4 +319,6 @@ def _envelope(
             if name == "id" and item["type"].startswith("uuid"):
                 message = "Overgang's event ids are UUIDs: " + item["msg"]
             problems.append(_problem(index, name, location(name), message, item["type"]))
-        raise InvalidCloudEvents(problems) from None
+    if problems:
+        raise InvalidCloudEvents(problems)
+    return event

@@ -57,7 +57,7 @@ async def _service(
         async with httpx.AsyncClient(transport=transport, base_url="http://referral") as client:
 
             async def migrated() -> bool:
-                return (await client.get("/readyz")).json()["checks"]["schema"] == "ok"
+                return bool((await client.get("/readyz")).json()["checks"]["schema"] == "ok")
 
             await eventually(migrated, within_s=30)
             database = await asyncpg.connect(settings.database_url.get_secret_value())
