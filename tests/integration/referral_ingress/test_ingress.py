@@ -4,6 +4,7 @@ sends them. What is accepted is on the inbound topic, as the Kafka path puts it 
 the referral service's consumer refers the pupil to the follow-up service; what is refused
 is a problem (RFC 9457) that says why, and nothing of it reaches the topic."""
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -421,3 +422,20 @@ async def test_an_organisation_reports_only_for_itself_as_a_filer(ingress: Ingre
         assert "reports only for itself" in problem["detail"]
     assert problem_of(mixed, 403)["indexes"] == [1]
     await nothing_more(ingress, records=0, receipts=0)
+
+
+async def test_copies_sent_at_once_are_received_once(ingress: Ingress) -> None:
+    event = sdk_event(school=ingress.county.school)
+    message = to_structured(event, JSON)
+    headers = {**message.headers, **ingress.school_system()}
+
+    copies = [
+        ingress.client.post("/v1/events", content=message.body, headers=headers) for _ in range(5)
+    ]
+    responses = await asyncio.gather(*copies)
+
+    assert [response.status_code for response in responses] == [202] * 5
+    assert len({response.text for response in responses}) == 1
+    # One of them received it; the others waited for it, and were answered as resends.
+    assert sum("Idempotent-Replayed" in response.headers for response in responses) == 4
+    assert len(await ingress.records()) == 1
