@@ -119,8 +119,15 @@ _OPENAPI: dict[str, Any] = {
 }
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {}}}
+def _problem(description: str, **headers: str) -> dict[str, Any]:
+    declared = {
+        name.replace("_", "-"): {"description": text, "schema": {"type": "string"}}
+        for name, text in headers.items()
+    }
+    response: dict[str, Any] = {"description": description, "content": {PROBLEM_JSON: {}}}
+    if declared:
+        response["headers"] = declared
+    return response
 
 
 @router.post(
@@ -135,15 +142,27 @@ def _problem(description: str) -> dict[str, Any]:
         202: {
             "description": "every event is on its inbound topic (a structured or binary "
             "request gets one receipt, a batch its receipts); Idempotent-Replayed: true when "
-            "every event had been received before"
+            "every event had been received before",
+            "headers": {
+                "Idempotent-Replayed": {
+                    "description": "true when every event had been received before",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            },
         },
         400: _problem("an event is not a valid CloudEvent, or not of a type taken here"),
-        401: _problem("no valid bearer token"),
+        401: _problem("no valid bearer token", WWW_Authenticate="the Bearer challenge"),
         403: _problem("the caller is not a filer, or an event is about another organisation"),
         409: _problem("another event was received before under the same id and source"),
         413: _problem("the body is too large, or the batch holds too many events"),
-        415: _problem("the Content-Type is not one of the three modes' media types"),
-        503: _problem("Kafka did not take the events; nothing is received: send them again"),
+        415: _problem(
+            "the Content-Type is not one of the three modes' media types",
+            Accept="the media types taken",
+        ),
+        503: _problem(
+            "Kafka did not take the events; nothing is received: send them again",
+            Retry_After="seconds to wait before sending again",
+        ),
     },
     openapi_extra=_OPENAPI,
 )
