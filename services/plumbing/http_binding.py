@@ -123,7 +123,7 @@ def read_events(headers: Headers, body: bytes, *, max_batch: int) -> tuple[Mode,
     if mode is Mode.BINARY:
         return mode, [_binary(headers, body)]
     # Structured and batch modes: the attributes are in the body, not in ce- headers.
-    stray = sorted(name for name in headers if name.lower().startswith(_CE_PREFIX))
+    stray = sorted({name.lower() for name in headers if name.lower().startswith(_CE_PREFIX)})
     if stray:
         raise InvalidCloudEvents(
             [
@@ -138,7 +138,7 @@ def read_events(headers: Headers, body: bytes, *, max_batch: int) -> tuple[Mode,
                 for name in stray
             ]
         )
-    document = _json(body, None)
+    document = _json(body)
     if mode is Mode.STRUCTURED:
         return mode, [_structured(document, None)]
     if not isinstance(document, list):
@@ -165,25 +165,31 @@ def _problem(
     return EventProblem(index, field, location, message, code)
 
 
-def _json(body: bytes, index: int | None) -> Any:
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json(body: bytes) -> Any:
+    """The body as JSON (RFC 8259: no NaN or Infinity, which Python alone would take and
+    other consumers could not read back)."""
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return json.loads(body, parse_constant=_no_constant)
+    except json.JSONDecodeError as error:
         # The decoder's message says where, never what.
-        message = (
-            f"not JSON: {error.msg} at line {error.lineno} column {error.colno}"
-            if isinstance(error, json.JSONDecodeError)
-            else "not UTF-8 JSON"
-        )
-        raise InvalidCloudEvents(
-            [_problem(index, "(body)", ("body",), message, "invalid_json")]
-        ) from None
+        message = f"not JSON: {error.msg} at line {error.lineno} column {error.colno}"
+    except UnicodeDecodeError:
+        message = "not UTF-8"
+    except ValueError as error:
+        message = f"not JSON: {error}"
+    except RecursionError:
+        message = "nested too deeply"
+    raise InvalidCloudEvents([EventProblem(None, "(body)", ("body",), message, "invalid_json")])
 
 
 def _binary(headers: Headers, body: bytes) -> CloudEvent:
     attributes: dict[str, Any] = {}
     problems: list[EventProblem] = []
-    for name in {key.lower() for key in headers if key.lower().startswith(_CE_PREFIX)}:
+    for name in sorted({key.lower() for key in headers if key.lower().startswith(_CE_PREFIX)}):
         attribute = name.removeprefix(_CE_PREFIX)
         values = headers.getlist(name)
         location: tuple[str | int, ...] = ("header", name)
@@ -208,7 +214,7 @@ def _binary(headers: Headers, body: bytes) -> CloudEvent:
                 _problem(None, attribute, location, "percent-encodes no UTF-8", "invalid_encoding")
             )
     attributes["datacontenttype"] = BINARY_DATA
-    data = _json(body, None)
+    data = _json(body)
     return _envelope(attributes, data, None, problems, header_locations=True)
 
 

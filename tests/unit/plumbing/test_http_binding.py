@@ -140,3 +140,23 @@ def test_media_types_and_batch_sizes_outside_the_rules_are_refused() -> None:
         read_events(
             _headers({"content-type": "application/cloudevents-batch+json"}), batch, max_batch=2
         )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"a": NaN}', "not JSON: NaN is not JSON"),
+        (b"[" * 30_000 + b"]" * 30_000, "nested too deeply"),
+        (b"\xff", "not UTF-8"),
+        (b'{"a": ', "not JSON: Expecting value"),
+    ],
+)
+def test_a_body_that_is_not_plain_json_is_refused_saying_why(body: bytes, message: str) -> None:
+    with pytest.raises(InvalidCloudEvents) as refused:
+        read_events(
+            _headers({"content-type": "application/cloudevents-batch+json"}), body, max_batch=10
+        )
+
+    (problem,) = refused.value.problems
+    assert (problem.field, problem.code) == ("(body)", "invalid_json")
+    assert problem.message.startswith(message)
