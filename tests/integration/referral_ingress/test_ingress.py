@@ -186,6 +186,7 @@ async def test_another_event_under_a_used_id_and_source_is_a_conflict(ingress: I
     )
 
     problem = problem_of(response, 409)
+    # RFC 9110, 15.5.10: enough for the sender to recognise the source of the conflict.
     assert problem["type"].endswith("/event-id-taken")
     assert "received before" in problem["detail"]
     # The whole batch is refused, naming the event; its good event is not sent either.
@@ -369,6 +370,9 @@ async def test_too_large_a_body_or_batch_is_a_413(ingress: Ingress) -> None:
 
     assert problem_of(too_large, 413)["max_bytes"] == 64 * 1024
     problem = problem_of(too_many, 413)
+    # RFC 9110, 15.5.14: Retry-After only when the condition is temporary, and it is not.
+    assert "Retry-After" not in too_large.headers
+    assert "Retry-After" not in too_many.headers
     assert problem["max_events"] == MAX_BATCH
     assert f"at most {MAX_BATCH} events" in problem["detail"]
     await nothing_more(ingress, records=0, receipts=0)
