@@ -2,12 +2,14 @@
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaClient, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 
+from services.plumbing.binding import KafkaRecord
 from services.plumbing.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -86,3 +88,47 @@ class KafkaLink:
 
     async def answers(self, timeout_s: float) -> bool:
         return self.connected and await self.broker.ping(timeout_s)
+
+
+class KafkaUnavailable(Exception):
+    """Kafka did not take the records in time (or is not connected): they may not be on
+    their topic. The message says which, never what the records hold."""
+
+
+async def publish_and_wait(
+    link: KafkaLink, records: Sequence[tuple[str, KafkaRecord]], *, timeout_s: float
+) -> None:
+    """Put each (topic, record) on Kafka through the service's own broker (an idempotent
+    producer, acks=all) and wait until every one is acknowledged by all in-sync replicas;
+    KafkaUnavailable when that does not happen within `timeout_s`.
+
+    A timeout does not take back what was sent: a record may still reach its topic after
+    KafkaUnavailable. Consumers read at least once and keep an inbox by event id, so a
+    resend is safe."""
+    if not records:
+        return
+    if not link.connected:
+        raise KafkaUnavailable("Kafka is not connected")
+
+    async def send_all() -> None:
+        # All handed to the producer first, then awaited: one round trip for a batch, and
+        # the idempotent producer keeps their order per partition.
+        acknowledgements = [
+            await link.broker.publish(
+                record.value,
+                topic,
+                key=record.key,
+                # FastStream takes text headers; CloudEvents header values are UTF-8 text.
+                headers={name: value.decode() for name, value in record.headers},
+                no_confirm=True,
+            )
+            for topic, record in records
+        ]
+        await asyncio.gather(*acknowledgements)
+
+    try:
+        await asyncio.wait_for(send_all(), timeout_s)
+    except TimeoutError:
+        raise KafkaUnavailable(f"Kafka did not acknowledge within {timeout_s:g} s") from None
+    except (KafkaError, OSError) as error:
+        raise KafkaUnavailable(f"Kafka refused the records ({type(error).__name__})") from None

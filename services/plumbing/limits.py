@@ -1,5 +1,8 @@
 """Bounds on what a request may carry: a body no larger than a limit (413), and a JSON body
-on the methods that send one (415). Both are refused before a route sees the request."""
+on the methods that send one (415), or, on a path that takes other media types (an event
+ingress), one of those. Both are refused before a route sees the request."""
+
+from collections.abc import Mapping, Sequence
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers
@@ -33,24 +36,46 @@ def _too_large(max_bytes: int) -> ASGIApp:
     )
 
 
-def _unsupported() -> ASGIApp:
+def _unsupported(accepted: Sequence[str] | None) -> ASGIApp:
+    if accepted is None:
+        return problem(
+            415,
+            "Unsupported Media Type",
+            "the request body must be application/json",
+            type_=PROBLEMS + "unsupported-media-type",
+            headers={"Accept": "application/json"},
+        )
     return problem(
         415,
         "Unsupported Media Type",
-        "the request body must be application/json",
+        f"the request body must be one of: {', '.join(accepted)}",
         type_=PROBLEMS + "unsupported-media-type",
-        headers={"Accept": "application/json"},
+        # RFC 9110, 15.5.16: Accept says which media types would have been taken.
+        headers={"Accept": ", ".join(accepted)},
+        accepted_media_types=list(accepted),
     )
+
+
+def _accepted(content_type: str | None, accepted: Sequence[str]) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type in accepted
 
 
 class RequestLimits:
     """Pure ASGI middleware (it never buffers the body): refuses a body larger than
     `max_bytes`, whether Content-Length says so or a streamed body grows past it, and a body
-    that is not JSON on POST, PUT and PATCH. A POST without a body passes."""
+    that is not JSON on POST, PUT and PATCH (on a path of `media_types`: not one of its
+    media types). A POST without a body passes."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        media_types: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.media_types = dict(media_types or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,8 +95,10 @@ class RequestLimits:
         # An unreadable Content-Length or any Transfer-Encoding means a body may follow.
         has_body = (length is not None and declared != 0) or "transfer-encoding" in headers
         content_type = headers.get("content-type")
-        if scope["method"] in _METHODS_WITH_BODY and has_body and not is_json(content_type):
-            await _unsupported()(scope, receive, send)
+        accepted = self.media_types.get(scope["path"])
+        fits = is_json(content_type) if accepted is None else _accepted(content_type, accepted)
+        if scope["method"] in _METHODS_WITH_BODY and has_body and not fits:
+            await _unsupported(accepted)(scope, receive, send)
             return
         await self._counting(scope, receive, send)
 
@@ -113,6 +140,9 @@ class RequestLimits:
             await _too_large(self.max_bytes)(scope, receive, send)
 
 
-def install_request_limits(app: FastAPI, max_bytes: int) -> None:
-    """Refuse oversized and non-JSON request bodies before any route reads them."""
-    app.add_middleware(RequestLimits, max_bytes=max_bytes)
+def install_request_limits(
+    app: FastAPI, max_bytes: int, media_types: Mapping[str, Sequence[str]] | None = None
+) -> None:
+    """Refuse oversized and non-JSON request bodies before any route reads them;
+    `media_types` names the paths that take other media types, and which."""
+    app.add_middleware(RequestLimits, max_bytes=max_bytes, media_types=media_types)

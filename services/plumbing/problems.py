@@ -11,7 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from services.plumbing.http_binding import (
+    MEDIA_TYPES,
+    InvalidCloudEvents,
+    TooManyEvents,
+    UnsupportedEventMediaType,
+)
 from services.plumbing.idempotency import IdempotencyKeyReused
+from services.plumbing.kafka import KafkaUnavailable
 from services.plumbing.pagination import BadCursor
 
 log = logging.getLogger(__name__)
@@ -148,6 +155,8 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     ConnectionError,
 )
 RETRY_AFTER_S = 1
+# Kafka back after a broker restart or a leader election takes seconds, not one.
+KAFKA_RETRY_AFTER_S = 5
 
 
 async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
@@ -169,6 +178,49 @@ async def _interface_error(request: Request, error: Exception) -> JSONResponse:
         return await _database_unavailable(request, error)
     log.error("database driver misused", exc_info=error)
     return await _unexpected(request, error)
+
+
+async def _invalid_cloudevents(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, InvalidCloudEvents)
+    errors = [
+        {"index": p.index, **field_error(p.field, p.location, p.message, p.code)}
+        for p in error.problems
+    ]
+    return invalid("invalid-cloudevent", str(error), errors, status=400)
+
+
+async def _unsupported_event_media_type(request: Request, error: Exception) -> JSONResponse:
+    return problem(
+        415,
+        "Unsupported Media Type",
+        str(error),
+        type_=problem_type("unsupported-media-type"),
+        # RFC 9110, 15.5.16: Accept says which media types would have been taken.
+        headers={"Accept": ", ".join(MEDIA_TYPES)},
+        accepted_media_types=list(MEDIA_TYPES),
+    )
+
+
+async def _too_many_events(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, TooManyEvents)
+    return problem(
+        413,
+        "Content Too Large",
+        str(error),
+        type_=problem_type("too-many-events"),
+        max_events=error.limit,
+    )
+
+
+async def _kafka_unavailable(request: Request, error: Exception) -> JSONResponse:
+    return problem(
+        503,
+        "Service Unavailable",
+        f"{error}, so the events are not received: send them again (a resend of an event "
+        "that did reach Kafka is harmless: events are received once by their id and source)",
+        type_=problem_type("kafka-unavailable"),
+        headers={"Retry-After": str(KAFKA_RETRY_AFTER_S)},
+    )
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -196,6 +248,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     for unavailable in DATABASE_UNAVAILABLE:
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(asyncpg.InterfaceError, _interface_error)
+    app.add_exception_handler(InvalidCloudEvents, _invalid_cloudevents)
+    app.add_exception_handler(UnsupportedEventMediaType, _unsupported_event_media_type)
+    app.add_exception_handler(TooManyEvents, _too_many_events)
+    app.add_exception_handler(KafkaUnavailable, _kafka_unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -3,7 +3,7 @@ handling."""
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from importlib.resources.abc import Traversable
 from typing import Any
@@ -160,12 +160,14 @@ def create_service_app(
     description: str,
     migrations: Traversable | None = None,
     consumers: Sequence[ConsumerSpec] = (),
+    media_types: Mapping[str, Sequence[str]] | None = None,
 ) -> FastAPI:
     """The FastAPI app every service starts from; nothing connects until it starts.
 
     `consumers` run on the service's pool once its migrations are applied; until they consume,
     the `kafka` readiness check says unavailable (once the schema is there: before that the
-    `schema` check says why the service is not ready)."""
+    `schema` check says why the service is not ready). Request bodies must be JSON, but on
+    the paths of `media_types`, which name the media types they take instead."""
     link = KafkaLink(
         create_broker(settings), settings.kafka_bootstrap, retry_s=settings.kafka_retry_s
     )
@@ -221,7 +223,7 @@ def create_service_app(
         audience=settings.auth_audience,
     )
     install_problem_handlers(app)
-    install_request_limits(app, settings.max_request_bytes)
+    install_request_limits(app, settings.max_request_bytes, media_types)
     declare_problem_responses(app)
     app.include_router(health_router({"database": database, "schema": schema, "kafka": kafka}))
     app.mount("/metrics", make_asgi_app())

@@ -7,10 +7,19 @@ from fastapi import FastAPI
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from schemas.topics import INBOUND_SCHOOL
 from services.plumbing.migrations import migrations_folder
 from services.plumbing.service import create_service_app
 from services.plumbing.settings import ServiceSettings, key_setting, retired_keys_setting
-from services.referral.api import agreements, consents, organisations, referrals, rights, subjects
+from services.referral.api import (
+    agreements,
+    consents,
+    events,
+    organisations,
+    referrals,
+    rights,
+    subjects,
+)
 from services.referral.api.problems import install_referral_problems
 from services.referral.consumers import ConsumedTopics, referral_consumers
 from services.referral.crypto import KEY_BYTES, StoreKeys
@@ -50,6 +59,15 @@ class ReferralSettings(ServiceSettings):
     )
     allow_synthetic_identity_numbers: bool = Field(
         False, description="accept NAV's and Skatteetaten's synthetic test identity numbers"
+    )
+    ingress_publish_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="how long POST /v1/events waits for Kafka to acknowledge its events "
+        "before it answers 503",
+    )
+    ingress_max_batch: int = Field(
+        100, gt=0, description="most events a batch to POST /v1/events may hold (more: 413)"
     )
 
     @model_validator(mode="after")
@@ -106,6 +124,14 @@ def create_app(
             allow_synthetic_identity_numbers=settings.allow_synthetic_identity_numbers,
             topics=consumed_topics,
         ),
+        media_types=events.ACCEPTED_MEDIA_TYPES,
+    )
+    inbound = consumed_topics or ConsumedTopics()
+    # Events taken over HTTP go where the consumers read them.
+    app.state.ingress = events.IngressSettings(
+        topics={INBOUND_SCHOOL.name: inbound.inbound_school},
+        publish_timeout_s=settings.ingress_publish_timeout_s,
+        max_batch=settings.ingress_max_batch,
     )
     app.state.store_keys = keys
     app.state.allow_synthetic_identity_numbers = settings.allow_synthetic_identity_numbers
@@ -117,6 +143,8 @@ def create_app(
         referrals.router,
         consents.router,
         rights.router,
+        events.router,
     ):
         app.include_router(router)
+    events.declare_event_schemas(app)
     return app

@@ -34,6 +34,9 @@ Caller = CurrentPrincipal
 Admin = Annotated[Principal, Depends(require_role(Role.ADMIN))]
 # Who registers people: those who file referrals and those who coordinate them.
 Registrar = Annotated[Principal, Depends(require_role(Role.FILER, Role.COORDINATOR))]
+# Who sends inbound events over HTTP: an organisation's system in the filer role, the role in
+# which the school's system files the referral that a "pupil left school" event leads to.
+Sender = Annotated[Principal, Depends(require_role(Role.FILER))]
 
 IdempotencyKey = Annotated[
     str | None,

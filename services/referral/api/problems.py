@@ -41,6 +41,7 @@ from services.referral.usecases.errors import (
     UnknownOrganisations,
     UnknownReference,
 )
+from services.referral.usecases.ingress import EventIdTaken, NotTheReporter
 
 
 async def _identity_number(request: Request, error: Exception) -> JSONResponse:
@@ -155,6 +156,20 @@ async def _retention_not_over(request: Request, error: Exception) -> JSONRespons
     )
 
 
+async def _not_the_reporter(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, NotTheReporter)
+    return problem(
+        403, "Forbidden", str(error), type_=problem_type("not-the-reporter"), indexes=error.indexes
+    )
+
+
+async def _event_id_taken(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, EventIdTaken)
+    return problem(
+        409, "Conflict", str(error), type_=problem_type("event-id-taken"), indexes=error.indexes
+    )
+
+
 class PreconditionRequired(Exception):
     """A change came without the version (ETag) it acts on, in If-Match."""
 
@@ -199,6 +214,8 @@ def install_referral_problems(app: FastAPI) -> None:
         (AlreadyExists, simple(409, "already-exists")),
         (NotPermitted, simple(403, "forbidden")),
         (StaleVersion, _stale_version),
+        (NotTheReporter, _not_the_reporter),
+        (EventIdTaken, _event_id_taken),
         (ReferralDomainError, simple(422, "domain-rule")),
     ]
     add_problem_handlers(app, handlers)

@@ -140,11 +140,11 @@ async def referral_service(
     app = create_app(settings, consumed_topics=topics)
     try:
         async with app.router.lifespan_context(app):
-            await _until_ready(app)
+            await until_ready(app)
             database = await asyncpg.connect(url)
             try:
                 async with database.transaction():
-                    county = await _county(database)
+                    county = await register_county(database)
                 yield ReferralService(app, servers, topics, database, county)
             finally:
                 await database.close()
@@ -152,7 +152,7 @@ async def referral_service(
         await kafka_admin.delete_topics(names)
 
 
-async def _until_ready(app: FastAPI) -> None:
+async def until_ready(app: FastAPI) -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://referral") as client:
 
@@ -162,7 +162,7 @@ async def _until_ready(app: FastAPI) -> None:
         await eventually(ready, within_s=30)
 
 
-async def _county(database: asyncpg.Connection) -> County:
+async def register_county(database: asyncpg.Connection) -> County:
     today = dt.date.today()
     at = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
 
