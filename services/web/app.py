@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.web.backend import ApiProblem, Backend
-from services.web.pages import filing, referrals, sign_in
+from services.web.pages import audit, filing, referrals, sign_in
 from services.web.pages.common import SignInNeeded, render
 from services.web.settings import WebSettings
 
@@ -66,6 +66,7 @@ def create_app(settings: WebSettings, *, backend: Backend | None = None) -> Fast
     app.include_router(sign_in.router)
     app.include_router(filing.router)  # before /referrals/{referral_id}
     app.include_router(referrals.router)
+    app.include_router(audit.router)
     _health(app, settings)
     _failures(app)
     return app

@@ -48,6 +48,19 @@ class Backend:
     ) -> Answer:
         return await self._call("GET", service, path, token, params=params)
 
+    async def get_text(
+        self, service: str, path: str, token: str, params: dict[str, Any] | None = None
+    ) -> tuple[str, str]:
+        """A text answer (CSV) and its media type."""
+        headers = {"Authorization": f"Bearer {token}"}
+        try:
+            response = await self.clients[service].get(path, headers=headers, params=params)
+        except httpx.HTTPError as error:
+            raise ApiProblem(502, title="unreachable", detail=type(error).__name__) from None
+        if not response.is_success:
+            raise _problem_of(response)
+        return response.text, response.headers.get("content-type", "text/plain")
+
     async def post(
         self,
         service: str,

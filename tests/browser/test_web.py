@@ -5,6 +5,7 @@ organisation cannot open the referral by its address; the pages read in English 
 axe-core finds nothing serious or critical on any of them."""
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -184,3 +185,53 @@ def test_a_filer_refers_a_person_with_their_consent_to_an_allowed_recipient(
         filed = ok(nav.get(f"/v1/referrals/{referral_id}"))
     assert filed["from_organisation_id"] == str(system.organisations["follow_up"])
     assert filed["consent_id"] is not None
+
+
+def test_an_auditor_sees_deadlines_statistics_a_timeline_the_access_log_and_the_chain(
+    system: System, page: Page
+) -> None:
+    referral = new_referral(system)
+    with system.client("referral", "nav_bergenhus", Role.COUNSELLOR) as nav:
+        ok(nav.get(f"/v1/referrals/{referral['referral_id']}"))  # a read, to be logged
+    sign_in(page, system, "follow_up", "Revisor")
+
+    expect(page.get_by_role("heading", name="Frister")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "audit-deadlines")
+
+    page.get_by_role("link", name="Statistikk").click()
+    expect(page.get_by_role("heading", name="Tall")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("Hele fylket"))).to_be_visible()
+    expect(page.locator("svg.chart")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "audit-statistics")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Last ned som CSV").click()
+    assert download.value.suggested_filename.endswith(".csv")
+    assert Path(download.value.path()).read_text().startswith("period,")
+
+    subject = referral["subject_id"]
+    page.goto(f"{system.url('web')}/audit/timeline?subject_id={subject}")
+    expect(page.locator(".timeline li").first).to_be_visible(timeout=20_000)
+    assert_accessible(page)
+    screenshot(page, "audit-timeline")
+
+    page.goto(f"{system.url('web')}/audit/access?subject_id={subject}")
+    expect(page.get_by_role("cell", name="NAV Bergenhus (demo)").first).to_be_visible()
+    assert_accessible(page)
+
+    page.get_by_role("link", name="Kontroll av loggen").click()
+    page.get_by_role("button", name="Kontroller nå").click()
+    expect(page.locator("#verification")).to_contain_text("Kjeden er hel.")
+    assert_accessible(page)
+    screenshot(page, "audit-verify")
+
+
+def test_a_counsellor_may_not_open_the_auditors_pages(system: System, page: Page) -> None:
+    sign_in(page, system, "nav_bergenhus", "Veileder")
+
+    response = page.goto(f"{system.url('web')}/audit/statistics")
+
+    assert response is not None
+    assert response.status == 403
+    expect(page.get_by_role("alert")).to_have_text("Du har ikke en rolle som kan gjøre dette.")

@@ -69,7 +69,9 @@ async def organisation_names(services: Backend, person: Person, request: Request
 @router.get("/", response_class=HTMLResponse)
 async def worklist(
     request: Request, person: SignedIn, services: Services, box: Box | None = None
-) -> HTMLResponse:
+) -> Response:
+    if not person.may("filer", "counsellor", "coordinator"):
+        return RedirectResponse("/audit", status_code=303)  # an auditor's home
     chosen: Box = box or ("received" if person.may("counsellor", "coordinator") else "sent")
     items: list[dict[str, Any]] = []
     cursor: str | None = None
