@@ -66,11 +66,20 @@ def test_a_counsellor_takes_a_referral_on_through_the_pages(system: System, page
     expect(page.get_by_text("Telefon: Nådd")).to_be_visible()
     assert_accessible(page)
     screenshot(page, "referral-accepted")
+    page.get_by_role("button", name="Start oppfølging").click()
+    expect(page.locator("#status")).to_have_text("Under oppfølging")
+    page.locator("#record_follow_up-method").select_option("meeting")
+    page.get_by_role("button", name="Registrer oppfølging").click()
+    expect(page.locator("#message")).to_have_text("Lagret.")
+    page.get_by_label("Utfall").select_option("employment")
+    page.get_by_role("button", name="Avslutt").click()
+    expect(page.locator("#status")).to_have_text("Avsluttet")
 
     with system.client("referral", "nav_bergenhus", Role.COUNSELLOR) as nav:
         now = ok(nav.get(f"/v1/referrals/{referral['referral_id']}"))
-    assert now["status"] == "accepted"
+    assert (now["status"], now["outcome"]) == ("completed", "employment")
     assert [(c["method"], c["result"]) for c in now["contacts"]] == [("phone", "reached")]
+    assert [f["method"] for f in now["follow_ups"]] == ["meeting"]
 
 
 def test_a_page_left_open_while_a_colleague_acted_says_so(system: System, browser: Browser) -> None:
@@ -235,3 +244,22 @@ def test_a_counsellor_may_not_open_the_auditors_pages(system: System, page: Page
     assert response is not None
     assert response.status == 403
     expect(page.get_by_role("alert")).to_have_text("Du har ikke en rolle som kan gjøre dette.")
+
+
+def test_a_counsellor_sends_a_referral_on_to_an_organisation_the_agreements_allow(
+    system: System, page: Page
+) -> None:
+    referral = new_referral(system)
+    sign_in(page, system, "nav_bergenhus", "Veileder")
+    page.goto(f"{system.url('web')}/referrals/{referral['referral_id']}")
+    page.get_by_role("button", name="Bekreft mottak").click()  # sent on once received
+
+    page.get_by_label("Til", exact=True).select_option(str(system.organisations["career_centre"]))
+    page.get_by_role("button", name="Send videre").click()
+
+    expect(page.locator("#message")).to_have_text("Lagret.")
+    expect(page.locator("#status")).to_have_text("Videresendt")
+    expect(page.get_by_text("Ingen handlinger er mulige")).to_be_visible()  # not ours now
+    with system.client("referral", "career_centre", Role.COUNSELLOR) as centre:
+        now = ok(centre.get(f"/v1/referrals/{referral['referral_id']}"))
+    assert now["to_organisation_id"] == str(system.organisations["career_centre"])

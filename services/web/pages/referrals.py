@@ -9,7 +9,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from schemas.referrals import ContactMethod, ContactResult, Outcome, RejectionReason
+from schemas.referrals import (
+    ContactMethod,
+    ContactResult,
+    Outcome,
+    RedirectionReason,
+    RejectionReason,
+)
 from services.web.backend import ApiProblem, Backend
 from services.web.pages.common import CsrfChecked, Person, Services, SignedIn, render
 
@@ -20,30 +26,48 @@ Box = Literal["received", "sent"]
 
 @dataclass(frozen=True)
 class Action:
-    """A form on the referral page and the API call it makes."""
+    """A form on the referral page and the API call it makes: its fields are form names,
+    sent under the API's name where `renamed` says so."""
 
     name: str
     path: str
     fields: tuple[str, ...] = ()
+    renamed: tuple[tuple[str, str], ...] = ()
 
+    def body(self, form: dict[str, str]) -> dict[str, str] | None:
+        if not self.fields:
+            return None
+        api_names = dict(self.renamed)
+        return {api_names.get(name, name): form[name] for name in self.fields if name in form}
+
+
+_REJECT = Action("reject", "reject", ("reason", "note"))
+# Sent on under the consent (or the provision) the referral rests on: it must cover the new
+# receiver, which the referral service checks.
+_REDIRECT = Action(
+    "redirect",
+    "redirect",
+    ("to_organisation_id", "redirect_reason", "note"),
+    (("redirect_reason", "reason"),),
+)
+_CONTACT = Action("record_contact", "contacts", ("method", "result", "note"))
 
 # What may be done in each status, by the organisation it is with (the API decides; these
 # are the forms offered).
 ACTIONS: dict[str, tuple[Action, ...]] = {
-    "submitted": (Action("receive", "receive"), Action("reject", "reject", ("reason", "note"))),
-    "redirected": (Action("receive", "receive"), Action("reject", "reject", ("reason", "note"))),
-    "received": (Action("accept", "accept"), Action("reject", "reject", ("reason", "note"))),
-    "accepted": (
-        Action("start", "start"),
-        Action("record_contact", "contacts", ("method", "result", "note")),
-    ),
+    "submitted": (Action("receive", "receive"), _REJECT),
+    "redirected": (Action("receive", "receive"), _REJECT),
+    "received": (Action("accept", "accept"), _REJECT, _REDIRECT),
+    "accepted": (Action("start", "start"), _CONTACT),
     "in_progress": (
-        Action("record_contact", "contacts", ("method", "result", "note")),
+        _CONTACT,
+        Action("record_follow_up", "follow-ups", ("method", "note")),
         Action("complete", "complete", ("outcome", "note")),
     ),
 }
-CHOICES = {
+CHOICES: dict[str, list[Any]] = {
     "reason": list(RejectionReason),
+    "redirect_reason": list(RedirectionReason),
     "method": list(ContactMethod),
     "result": list(ContactResult),
     "outcome": list(Outcome),
@@ -124,14 +148,26 @@ async def _show(
         raise
     referral = answer.body
     mine = referral["to_organisation_id"] == person.organisation_id
+    actions = ACTIONS.get(referral["status"], ()) if mine else ()
+    names = await organisation_names(services, person, request)
+    choices: dict[str, list[Any]] = dict(CHOICES)
+    if _REDIRECT in actions:
+        allowed = (await services.get("referral", "/v1/agreements/recipients", person.token)).body
+        choices["to_organisation_id"] = [
+            {"value": item["organisation_id"], "name": names.get(item["organisation_id"], "")}
+            for item in allowed["items"]
+            if referral["purpose"] in item["purposes"]
+        ]
+        if not choices["to_organisation_id"]:
+            actions = tuple(action for action in actions if action != _REDIRECT)
     return render(
         request,
         "referral.html",
         referral=referral,
         etag=answer.etag,
-        actions=ACTIONS.get(referral["status"], ()) if mine else (),
-        choices=CHOICES,
-        names=await organisation_names(services, person, request),
+        actions=actions,
+        choices=choices,
+        names=names,
         # After an action's redirect; nothing else from the address is shown.
         message=message or ("done" if request.query_params.get("message") == "done" else None),
         problem=problem,
@@ -152,17 +188,24 @@ async def act(
     if action not in known:
         return render(request, "message.html", message="not_found", status_code=404)
     form = await request.form()
-    body = {
-        name: value
-        for name in known[action].fields
-        if isinstance(value := form.get(name), str) and value.strip()
+    filled = {
+        name: value for name, value in form.items() if isinstance(value, str) and value.strip()
     }
+    chosen = known[action]
+    body: dict[str, Any] | None = chosen.body(filled)
+    if chosen == _REDIRECT and body is not None:
+        current = (
+            await services.get("referral", f"/v1/referrals/{referral_id}", person.token)
+        ).body
+        for basis in ("consent_id", "statutory_basis"):
+            if current[basis] is not None:
+                body[basis] = current[basis]
     try:
         await services.post(
             "referral",
-            f"/v1/referrals/{referral_id}/{known[action].path}",
+            f"/v1/referrals/{referral_id}/{chosen.path}",
             person.token,
-            body if known[action].fields else None,
+            body,
             if_match=etag,
         )
     except ApiProblem as refused:
