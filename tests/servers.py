@@ -8,6 +8,7 @@
 A server that cannot be had is an error that says why, never a skipped test."""
 
 import os
+import secrets
 import socket
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -17,12 +18,23 @@ from deploy.local import stack
 from deploy.local.config import TEST_DATABASE, StackConfig
 from deploy.local.postgres import database_url, ensure_databases
 
+# Below the kernel's ephemeral range (32768-60999 here): a port the kernel handed out as free
+# may be taken by an outgoing connection before the server meant for it starts (seen: the web
+# front, started last, found its port taken). Ports here are never handed out that way.
+_PORTS = range(20000, 32000)
+
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now, outside the ephemeral range."""
+    for _ in range(200):
+        port = secrets.choice(_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_PORTS.start}-{_PORTS.stop - 1}")
 
 
 @dataclass(frozen=True)

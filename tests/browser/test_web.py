@@ -263,3 +263,22 @@ def test_a_counsellor_sends_a_referral_on_to_an_organisation_the_agreements_allo
     with system.client("referral", "career_centre", Role.COUNSELLOR) as centre:
         now = ok(centre.get(f"/v1/referrals/{referral['referral_id']}"))
     assert now["to_organisation_id"] == str(system.organisations["career_centre"])
+
+
+def test_the_pages_fit_a_phone_screen(system: System, browser: Browser) -> None:
+    referral = new_referral(system)
+    phone = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    try:
+        page = phone.new_page()
+        sign_in(page, system, "nav_bergenhus", "Veileder")
+        for path, name in (
+            ("/", "phone-worklist"),
+            (f"/referrals/{referral['referral_id']}", "phone-referral"),
+        ):
+            page.goto(f"{system.url('web')}{path}")
+            # Nothing wider than the screen: no sideways scrolling to reach a button.
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            assert_accessible(page)
+            screenshot(page, name)
+    finally:
+        phone.close()
