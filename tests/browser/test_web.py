@@ -255,6 +255,7 @@ def test_a_counsellor_sends_a_referral_on_to_an_organisation_the_agreements_allo
     page.get_by_role("button", name="Bekreft mottak").click()  # sent on once received
 
     page.get_by_label("Til", exact=True).select_option(str(system.organisations["career_centre"]))
+    page.locator("#redirect-redirect_reason").select_option("better_placed_elsewhere")
     page.get_by_role("button", name="Send videre").click()
 
     expect(page.locator("#message")).to_have_text("Lagret.")
