@@ -60,6 +60,9 @@ def test_a_counsellor_takes_a_referral_on_through_the_pages(system: System, page
     expect(page.locator("#status")).to_have_text("Mottatt")
     page.get_by_role("button", name="Ta imot").click()
     expect(page.locator("#status")).to_have_text("Tatt imot")
+    page.locator("#assign-assignee_role").select_option("counsellor")
+    page.get_by_role("button", name="Tildel").click()  # to myself: my id is filled in
+    expect(page.locator("#assigned")).to_have_text("deg (Veileder)")
     page.get_by_label("Måte").select_option("phone")
     page.get_by_label("Resultat").select_option("reached")
     page.get_by_role("button", name="Registrer kontakt").click()

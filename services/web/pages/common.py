@@ -19,6 +19,7 @@ class Person:
     pages show of it."""
 
     token: str
+    actor_id: str
     organisation_id: str
     organisation_name: str
     roles: tuple[str, ...]
@@ -38,7 +39,12 @@ def language(request: Request) -> str:
 
 def person(request: Request) -> Person | None:
     found = request.session.get("person")
-    return None if found is None else Person(**{**found, "roles": tuple(found["roles"])})
+    if found is None:
+        return None
+    try:
+        return Person(**{**found, "roles": tuple(found["roles"])})
+    except (TypeError, KeyError):  # a session of an older version: sign in again
+        return None
 
 
 def signed_in(request: Request) -> Person:

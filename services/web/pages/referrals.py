@@ -33,6 +33,7 @@ class Action:
     path: str
     fields: tuple[str, ...] = ()
     renamed: tuple[tuple[str, str], ...] = ()
+    coordinator: bool = False  # offered to coordinators only
 
     def body(self, form: dict[str, str]) -> dict[str, str] | None:
         if not self.fields:
@@ -51,16 +52,20 @@ _REDIRECT = Action(
     (("redirect_reason", "reason"),),
 )
 _CONTACT = Action("record_contact", "contacts", ("method", "result", "note"))
+# A coordinator gives the referral to a counsellor (or takes it): by the user's id at the
+# identity provider, which the form fills in with the coordinator's own.
+_ASSIGN = Action("assign", "assign", ("assignee_id", "assignee_role"), coordinator=True)
 
 # What may be done in each status, by the organisation it is with (the API decides; these
 # are the forms offered).
 ACTIONS: dict[str, tuple[Action, ...]] = {
     "submitted": (Action("receive", "receive"), _REJECT),
     "redirected": (Action("receive", "receive"), _REJECT),
-    "received": (Action("accept", "accept"), _REJECT, _REDIRECT),
-    "accepted": (Action("start", "start"), _CONTACT),
+    "received": (Action("accept", "accept"), _REJECT, _REDIRECT, _ASSIGN),
+    "accepted": (Action("start", "start"), _CONTACT, _ASSIGN),
     "in_progress": (
         _CONTACT,
+        _ASSIGN,
         Action("record_follow_up", "follow-ups", ("method", "note")),
         Action("complete", "complete", ("outcome", "note")),
     ),
@@ -71,6 +76,7 @@ CHOICES: dict[str, list[Any]] = {
     "method": list(ContactMethod),
     "result": list(ContactResult),
     "outcome": list(Outcome),
+    "assignee_role": ["counsellor", "coordinator"],
 }
 
 
@@ -148,7 +154,11 @@ async def _show(
         raise
     referral = answer.body
     mine = referral["to_organisation_id"] == person.organisation_id
-    actions = ACTIONS.get(referral["status"], ()) if mine else ()
+    actions = tuple(
+        action
+        for action in (ACTIONS.get(referral["status"], ()) if mine else ())
+        if not action.coordinator or person.may("coordinator")
+    )
     names = await organisation_names(services, person, request)
     choices: dict[str, list[Any]] = dict(CHOICES)
     if _REDIRECT in actions:

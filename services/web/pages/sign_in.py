@@ -48,10 +48,12 @@ async def sign_in(
     role: Annotated[list[Role], Form()],
 ) -> RedirectResponse:
     settings = request.app.state.settings
+    actor_id = uuid.uuid4()  # the identity provider's user id, in production
     token = issue(
         settings.dev_issuer_dir,
         organisation=organisation_id,
         roles=role,
+        actor=actor_id,
         ttl_s=settings.session_max_age_s,
     )
     try:
@@ -61,6 +63,7 @@ async def sign_in(
     _new_session(request)  # for a new person, with a new CSRF token
     request.session["person"] = {
         "token": token,
+        "actor_id": str(actor_id),
         "organisation_id": str(organisation_id),
         "organisation_name": entry["name"],
         "roles": [r.value for r in role],
