@@ -6,13 +6,10 @@ settings. The rotation is complete when no secret is left that no configured key
 subscriptions are listed: find the key, add it to OVERGANG_RETIRED_SECRET_KEYS and run it
 again)."""
 
-import functools
 from collections.abc import Callable
 
-from pydantic import ValidationError
-
-from services.notifier.store.subscriptions import reseal_batch
-from services.plumbing.key_rotation import Rotation, RotationFailed, run_rotation
+from services.notifier.store.subscriptions import reseal_secrets
+from services.plumbing.key_rotation import Batch, Rotation, rotate_with_settings
 
 
 def reseal(
@@ -23,17 +20,13 @@ def reseal(
 ) -> Rotation:
     """What was done; RotationFailed when the settings are not usable or the database cannot
     be reached."""
-    from services.notifier.app import MissingSecretKey, NotifierSettings
 
-    try:
+    def load() -> tuple[str, Batch]:
+        from services.notifier.app import NotifierSettings
+
         settings = NotifierSettings()
-        box = settings.secret_box()
-    except (ValidationError, MissingSecretKey) as error:
-        # hide_input_in_errors: the message names the setting, never its value.
-        raise RotationFailed(f"the notifier service's settings are not usable: {error}") from None
-    return run_rotation(
-        database_url or settings.database_url.get_secret_value(),
-        functools.partial(reseal_batch, box=box),
-        size=batch,
-        progress=progress,
+        return settings.database_url.get_secret_value(), reseal_secrets(settings.secret_box())
+
+    return rotate_with_settings(
+        "notifier", load, database_url=database_url, size=batch, progress=progress
     )

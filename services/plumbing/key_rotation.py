@@ -9,7 +9,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -30,6 +30,75 @@ class RotatedBatch:
 # Seal anew the rows after the given id (None: from the first), at most so many, in the
 # connection's transaction.
 Batch = Callable[[Connection, uuid.UUID | None, int], Awaitable[RotatedBatch]]
+
+
+@dataclass(frozen=True)
+class SealedColumn:
+    """Where sealed values live: a table, its uuid key, and the column holding them (rows
+    where it is NULL have nothing to reseal)."""
+
+    table: str
+    key: str
+    column: str
+
+
+class Sealer(Protocol):
+    """The service's keys for one kind of sealed value, bound to the row's id."""
+
+    def sealed_by_current_key(self, sealed: bytes, row_id: uuid.UUID) -> bool: ...
+
+    def reseal(self, sealed: bytes, row_id: uuid.UUID) -> bytes:
+        """Opened with any configured key, sealed by the current one; Unopenable if none
+        opens it."""
+        ...
+
+
+class Unopenable(Exception):
+    """No configured key opens a sealed value."""
+
+
+async def reseal_batch(
+    connection: Connection,
+    after: uuid.UUID | None,
+    limit: int,
+    *,
+    where: SealedColumn,
+    sealer: Sealer,
+) -> RotatedBatch:
+    """Seal by the current key the values of the next `limit` rows after `after` that a
+    retired key sealed, in the caller's transaction (the rows locked: nothing else changes
+    them meanwhile, an erasure waits)."""
+    rows = await connection.fetch(
+        f"""SELECT {where.key} AS row_id, {where.column} AS sealed FROM {where.table}
+            WHERE {where.column} IS NOT NULL AND ($1::uuid IS NULL OR {where.key} > $1)
+            ORDER BY {where.key} LIMIT $2 FOR UPDATE""",  # noqa: S608 - names from code
+        after,
+        limit,
+    )
+    resealed: dict[uuid.UUID, bytes] = {}
+    unopened: list[uuid.UUID] = []
+    for row in rows:
+        row_id, sealed = row["row_id"], row["sealed"]
+        if sealer.sealed_by_current_key(sealed, row_id):
+            continue
+        try:
+            resealed[row_id] = sealer.reseal(sealed, row_id)
+        except Unopenable:
+            unopened.append(row_id)
+    if resealed:
+        await connection.execute(
+            f"""UPDATE {where.table} t SET {where.column} = u.sealed
+                FROM unnest($1::uuid[], $2::bytea[]) AS u (row_id, sealed)
+                WHERE t.{where.key} = u.row_id""",  # noqa: S608 - names from code
+            list(resealed),
+            list(resealed.values()),
+        )
+    return RotatedBatch(
+        last=rows[-1]["row_id"] if rows else None,
+        checked=len(rows),
+        resealed=len(resealed),
+        unopened=unopened,
+    )
 
 
 @dataclass
@@ -81,6 +150,24 @@ class RotationFailed(Exception):
     """The rotation could not run (settings, database); the message says why, in one line."""
 
 
+def rotate_with_settings(
+    service: str,
+    load: Callable[[], tuple[str, Batch]],
+    *,
+    database_url: str | None = None,
+    size: int = 500,
+    progress: Callable[[Rotation], None] | None = None,
+) -> Rotation:
+    """A command's run: `load` reads the service's settings (its database URL, and the batch
+    with its keys); RotationFailed, in one line, when they are unusable (the message names a
+    setting, never its value) or the database cannot be reached."""
+    try:
+        settings_url, batch = load()
+    except ValueError as error:  # pydantic's ValidationError and a missing key are ValueErrors
+        raise RotationFailed(f"the {service} service's settings are not usable: {error}") from None
+    return run_rotation(database_url or settings_url, batch, size=size, progress=progress)
+
+
 def run_rotation(
     database_url: str,
     batch: Batch,
@@ -88,8 +175,7 @@ def run_rotation(
     size: int = 500,
     progress: Callable[[Rotation], None] | None = None,
 ) -> Rotation:
-    """A command's run, on a pool of its own; RotationFailed when the database cannot be
-    reached."""
+    """A rotation on a pool of its own; RotationFailed when the database cannot be reached."""
 
     async def rotating() -> Rotation:
         pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)

@@ -5,12 +5,9 @@ then the old key can be removed everywhere. Reads the referral service's setting
 is complete when no person's key is left that no configured key opens (those are listed: find
 the key that wrapped them, add it to OVERGANG_RETIRED_MASTER_KEYS and run it again)."""
 
-import functools
 from collections.abc import Callable
 
-from pydantic import ValidationError
-
-from services.plumbing.key_rotation import Rotation, RotationFailed, run_rotation
+from services.plumbing.key_rotation import Batch, Rotation, rotate_with_settings
 from services.referral.store.subjects import rewrap_batch
 
 
@@ -22,17 +19,13 @@ def rewrap(
 ) -> Rotation:
     """What was done; RotationFailed when the settings are not usable or the database cannot
     be reached."""
-    from services.referral.app import MissingStoreKeys, ReferralSettings
 
-    try:
+    def load() -> tuple[str, Batch]:
+        from services.referral.app import ReferralSettings
+
         settings = ReferralSettings()
-        keys = settings.store_keys()
-    except (ValidationError, MissingStoreKeys) as error:
-        # hide_input_in_errors: the message names the setting, never its value.
-        raise RotationFailed(f"the referral service's settings are not usable: {error}") from None
-    return run_rotation(
-        database_url or settings.database_url.get_secret_value(),
-        functools.partial(rewrap_batch, keys=keys),
-        size=batch,
-        progress=progress,
+        return settings.database_url.get_secret_value(), rewrap_batch(settings.store_keys())
+
+    return rotate_with_settings(
+        "referral", load, database_url=database_url, size=batch, progress=progress
     )

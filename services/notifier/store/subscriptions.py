@@ -2,8 +2,10 @@
 event. A deleted subscription stays (for its deliveries) but is never read again."""
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Collection
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -11,7 +13,7 @@ from schemas.ids import ActorId, OrganisationId, SubscriptionId
 from services.notifier.domain.subscriptions import Subscription, SubscriptionKind
 from services.notifier.sealing import CannotOpen, SecretBox
 from services.plumbing.database import Connection
-from services.plumbing.key_rotation import RotatedBatch
+from services.plumbing.key_rotation import Batch, SealedColumn, Unopenable, reseal_batch
 
 _COLUMNS = """subscription_id, organisation_id, kind, url, address, event_types, paused,
               created_at, updated_at"""
@@ -164,39 +166,26 @@ async def wanting(
     return [_subscription(row) for row in rows]
 
 
-async def reseal_batch(
-    connection: Connection, after: uuid.UUID | None, limit: int, *, box: SecretBox
-) -> RotatedBatch:
-    """Seal by the secret key the signing secrets of the next `limit` webhook subscriptions
-    after `after` that a retired key sealed (in the caller's transaction, the rows locked)."""
-    rows = await connection.fetch(
-        """SELECT subscription_id, secret_ciphertext FROM subscriptions
-           WHERE secret_ciphertext IS NOT NULL AND ($1::uuid IS NULL OR subscription_id > $1)
-           ORDER BY subscription_id LIMIT $2 FOR UPDATE""",
-        after,
-        limit,
-    )
-    resealed: dict[uuid.UUID, bytes] = {}
-    unopened: list[uuid.UUID] = []
-    for row in rows:
-        subscription_id, sealed = row["subscription_id"], row["secret_ciphertext"]
-        if box.sealed_by_key(sealed, subscription_id):
-            continue
+# Each webhook subscription's signing secret, sealed by the secret key (NULL for e-mail).
+SIGNING_SECRETS = SealedColumn("subscriptions", "subscription_id", "secret_ciphertext")
+
+
+@dataclass(frozen=True)
+class SecretSealing:
+    """The secret box as a secret key rotation needs it."""
+
+    box: SecretBox
+
+    def sealed_by_current_key(self, sealed: bytes, row_id: uuid.UUID) -> bool:
+        return self.box.sealed_by_key(sealed, row_id)
+
+    def reseal(self, sealed: bytes, row_id: uuid.UUID) -> bytes:
         try:
-            resealed[subscription_id] = box.seal(box.open(sealed, subscription_id), subscription_id)
+            return self.box.seal(self.box.open(sealed, row_id), row_id)
         except CannotOpen:
-            unopened.append(subscription_id)
-    if resealed:
-        await connection.execute(
-            """UPDATE subscriptions s SET secret_ciphertext = u.sealed
-               FROM unnest($1::uuid[], $2::bytea[]) AS u (subscription_id, sealed)
-               WHERE s.subscription_id = u.subscription_id""",
-            list(resealed),
-            list(resealed.values()),
-        )
-    return RotatedBatch(
-        last=rows[-1]["subscription_id"] if rows else None,
-        checked=len(rows),
-        resealed=len(resealed),
-        unopened=unopened,
-    )
+            raise Unopenable from None
+
+
+def reseal_secrets(box: SecretBox) -> Batch:
+    """One batch of a secret key rotation: the next subscriptions' secrets, sealed anew."""
+    return functools.partial(reseal_batch, where=SIGNING_SECRETS, sealer=SecretSealing(box))

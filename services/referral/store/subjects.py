@@ -2,6 +2,7 @@
 encrypted under their own key, and erased by destroying that key."""
 
 import datetime as dt
+import functools
 import uuid
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ from schemas.person import (
     SubjectRestrictionLiftedV1,
 )
 from services.plumbing.database import Connection
-from services.plumbing.key_rotation import RotatedBatch
+from services.plumbing.key_rotation import Batch, SealedColumn, Unopenable, reseal_batch
 from services.referral import crypto
 from services.referral.crypto import StoreKeys
 from services.referral.domain.identity import NationalIdentityNumber
@@ -250,42 +251,26 @@ async def erase(
     await enqueue_all(connection, [event], new_id=new_id, now=now)
 
 
-async def rewrap_batch(
-    connection: Connection, after: uuid.UUID | None, limit: int, *, keys: StoreKeys
-) -> RotatedBatch:
-    """Wrap by the master key the data keys of the next `limit` persons after `after` that a
-    retired key wrapped (in the caller's transaction; the rows are locked, so an erasure
-    waits for it). Erased persons have no key and are passed over."""
-    rows = await connection.fetch(
-        """SELECT subject_id, wrapped_key FROM subjects
-           WHERE wrapped_key IS NOT NULL AND ($1::uuid IS NULL OR subject_id > $1)
-           ORDER BY subject_id LIMIT $2 FOR UPDATE""",
-        after,
-        limit,
-    )
-    rewrapped: dict[SubjectId, bytes] = {}
-    unopened: list[uuid.UUID] = []
-    for row in rows:
-        subject_id = SubjectId(row["subject_id"])
-        if keys.wrapped_by_master_key(row["wrapped_key"], subject_id):
-            continue
+# Each person's data key, wrapped by the master key (NULL once erased: nothing to rewrap).
+WRAPPED_KEYS = SealedColumn("subjects", "subject_id", "wrapped_key")
+
+
+@dataclass(frozen=True)
+class DataKeyWrapping:
+    """The store's keys as a master key rotation needs them."""
+
+    keys: StoreKeys
+
+    def sealed_by_current_key(self, sealed: bytes, row_id: uuid.UUID) -> bool:
+        return self.keys.wrapped_by_master_key(sealed, row_id)
+
+    def reseal(self, sealed: bytes, row_id: uuid.UUID) -> bytes:
         try:
-            rewrapped[subject_id] = keys.wrap(
-                keys.unwrap(row["wrapped_key"], subject_id), subject_id
-            )
+            return self.keys.wrap(self.keys.unwrap(sealed, row_id), row_id)
         except crypto.CannotDecrypt:
-            unopened.append(subject_id)
-    if rewrapped:
-        await connection.execute(
-            """UPDATE subjects s SET wrapped_key = u.wrapped_key
-               FROM unnest($1::uuid[], $2::bytea[]) AS u (subject_id, wrapped_key)
-               WHERE s.subject_id = u.subject_id""",
-            list(rewrapped),
-            list(rewrapped.values()),
-        )
-    return RotatedBatch(
-        last=rows[-1]["subject_id"] if rows else None,
-        checked=len(rows),
-        resealed=len(rewrapped),
-        unopened=unopened,
-    )
+            raise Unopenable from None
+
+
+def rewrap_batch(keys: StoreKeys) -> Batch:
+    """One batch of a master key rotation: the next persons' data keys, wrapped anew."""
+    return functools.partial(reseal_batch, where=WRAPPED_KEYS, sealer=DataKeyWrapping(keys))

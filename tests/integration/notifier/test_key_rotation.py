@@ -5,7 +5,6 @@ key can go; a secret no configured key opens is named. And the command, with its
 import asyncio
 import base64
 import datetime as dt
-import functools
 import json
 import os
 import uuid
@@ -55,14 +54,14 @@ async def test_after_reseal_the_new_key_alone_opens_every_secret(pool: asyncpg.P
     await subscribe_email(pool, uuid.uuid4(), "nav@example.no")
     assert [await secret(pool, hook, ROTATING) for hook, _ in hooks] == [s for _, s in hooks]
 
-    done = await rotate(pool, functools.partial(store.reseal_batch, box=ROTATING), size=2)
+    done = await rotate(pool, store.reseal_secrets(ROTATING), size=2)
 
     assert (done.checked, done.resealed, done.unopened) == (3, 3, [])
     for hook, signing_secret in hooks:
         assert await secret(pool, hook, ROTATED) == signing_secret
         with pytest.raises(CannotOpen):
             await secret(pool, hook, OLD)
-    again = await rotate(pool, functools.partial(store.reseal_batch, box=ROTATED))
+    again = await rotate(pool, store.reseal_secrets(ROTATED))
     assert (again.checked, again.resealed) == (3, 0)
 
 

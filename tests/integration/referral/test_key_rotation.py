@@ -6,7 +6,6 @@ silently. And the command that does it, with its exit codes."""
 import asyncio
 import base64
 import datetime as dt
-import functools
 import json
 import os
 import uuid
@@ -68,7 +67,7 @@ async def register_all(
 
 
 async def rewrap_all(pool: asyncpg.Pool, keys: StoreKeys, **options: Any) -> Rotation:
-    return await rotate(pool, functools.partial(subjects.rewrap_batch, keys=keys), **options)
+    return await rotate(pool, subjects.rewrap_batch(keys), **options)
 
 
 @pytest.fixture
