@@ -48,6 +48,27 @@ class Backend:
     ) -> Answer:
         return await self._call("GET", service, path, token, params=params)
 
+    async def items(
+        self,
+        service: str,
+        path: str,
+        token: str,
+        params: dict[str, Any] | None = None,
+        *,
+        most: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """The items of a listing, page after page (its `next_cursor`), `most` at the most."""
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while len(found) < most:
+            asked = (params or {}) | ({"cursor": cursor} if cursor else {})
+            page = (await self.get(service, path, token, asked)).body
+            found += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        return found[:most]
+
     async def get_text(
         self, service: str, path: str, token: str, params: dict[str, Any] | None = None
     ) -> tuple[str, str]:

@@ -7,10 +7,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.web.backend import ApiProblem, Backend
+from services.web.backend import ApiProblem
 from services.web.pages.common import (
     CsrfChecked,
     Person,
@@ -32,30 +32,13 @@ def _auditor(request: Request, person: Person) -> Response | None:
     return render(request, "message.html", message="not_allowed", status_code=403)
 
 
-async def _all(
-    services: Backend, person: Person, path: str, params: dict[str, Any], *, most: int = 500
-) -> list[dict[str, Any]]:
-    """The items of every page, up to `most`."""
-    items: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while len(items) < most:
-        page = (
-            await services.get(
-                "audit", path, person.token, params | ({"cursor": cursor} if cursor else {})
-            )
-        ).body
-        items += page["items"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    return items[:most]
-
-
 @router.get("", response_class=HTMLResponse)
 async def deadline_board(request: Request, person: SignedIn, services: Services) -> Response:
     if (refused := _auditor(request, person)) is not None:
         return refused
-    deadlines = await _all(services, person, "/v1/audit/deadlines", {"limit": 100})
+    deadlines = await services.items(
+        "audit", "/v1/audit/deadlines", person.token, {"limit": 100}, most=500
+    )
     # Missed first, then the soonest due.
     deadlines.sort(key=lambda d: (d["state"] != "missed", d["due_at"]))
     return render(
@@ -66,23 +49,25 @@ async def deadline_board(request: Request, person: SignedIn, services: Services)
     )
 
 
-def _period(from_: dt.date | None, to: dt.date | None) -> tuple[dt.date, dt.date]:
+def _period(
+    from_: Annotated[dt.date | None, Query(alias="from")] = None,
+    to: Annotated[dt.date | None, Query()] = None,
+) -> tuple[dt.date, dt.date]:
     """The period asked for; by default this year until today."""
     today = dt.date.today()
     return from_ or today.replace(month=1, day=1), to or today
 
 
+AskedPeriod = Annotated[tuple[dt.date, dt.date], Depends(_period)]
+
+
 @router.get("/statistics", response_class=HTMLResponse)
 async def statistics(
-    request: Request,
-    person: SignedIn,
-    services: Services,
-    from_: Annotated[dt.date | None, Query(alias="from")] = None,
-    to: Annotated[dt.date | None, Query()] = None,
+    request: Request, person: SignedIn, services: Services, period: AskedPeriod
 ) -> Response:
     if (refused := _auditor(request, person)) is not None:
         return refused
-    first, last = _period(from_, to)
+    first, last = period
     params = {"from": first.isoformat(), "to": last.isoformat(), "compare": "previous"}
     try:
         figures = (await services.get("audit", "/v1/audit/stats", person.token, params)).body
@@ -136,15 +121,11 @@ def _group_name(group: dict[str, Any], names: dict[str, str], request: Request) 
 
 @router.get("/statistics.csv")
 async def statistics_csv(
-    request: Request,
-    person: SignedIn,
-    services: Services,
-    from_: Annotated[dt.date | None, Query(alias="from")] = None,
-    to: Annotated[dt.date | None, Query()] = None,
+    request: Request, person: SignedIn, services: Services, period: AskedPeriod
 ) -> Response:
     if (refused := _auditor(request, person)) is not None:
         return refused
-    first, last = _period(from_, to)
+    first, last = period
     params = {"from": first.isoformat(), "to": last.isoformat(), "format": "csv"}
     text, media_type = await services.get_text("audit", "/v1/audit/stats", person.token, params)
     return Response(
@@ -165,7 +146,9 @@ async def timeline(
         return refused
     items = []
     if subject_id is not None:
-        items = await _all(services, person, f"/v1/audit/timelines/{subject_id}", {"limit": 100})
+        items = await services.items(
+            "audit", f"/v1/audit/timelines/{subject_id}", person.token, {"limit": 100}
+        )
     return render(
         request,
         "audit_timeline.html",
@@ -191,7 +174,7 @@ async def access_log(
         request,
         "audit_access.html",
         subject_id=subject_id,
-        items=await _all(services, person, "/v1/audit/access", params, most=200),
+        items=await services.items("audit", "/v1/audit/access", person.token, params, most=200),
         names=await organisation_names(services, person, request),
     )
 

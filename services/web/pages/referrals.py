@@ -85,14 +85,10 @@ async def organisation_names(services: Backend, person: Person, request: Request
     seldom, and a stale one is only a label)."""
     cache: dict[str, str] = request.app.state.organisation_names
     if not cache:
-        cursor: str | None = None
-        while True:
-            params = {"limit": 200} | ({"cursor": cursor} if cursor else {})
-            page = (await services.get("referral", "/v1/organisations", person.token, params)).body
-            cache.update({entry["organisation_id"]: entry["name"] for entry in page["items"]})
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
+        directory = await services.items(
+            "referral", "/v1/organisations", person.token, {"limit": 200}, most=100_000
+        )
+        cache.update({entry["organisation_id"]: entry["name"] for entry in directory})
     return cache
 
 
@@ -103,15 +99,9 @@ async def worklist(
     if not person.may("filer", "counsellor", "coordinator"):
         return RedirectResponse("/audit", status_code=303)  # an auditor's home
     chosen: Box = box or ("received" if person.may("counsellor", "coordinator") else "sent")
-    items: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while len(items) < 500:
-        params = {"box": chosen, "limit": 100} | ({"cursor": cursor} if cursor else {})
-        page = (await services.get("referral", "/v1/referrals", person.token, params)).body
-        items += page["items"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    items = await services.items(
+        "referral", "/v1/referrals", person.token, {"box": chosen, "limit": 100}, most=500
+    )
     # Overdue first (longest overdue on top), then the longest waiting: the earliest deadlines.
     items.sort(
         key=lambda item: (

@@ -28,15 +28,9 @@ async def sign_in_page(request: Request, services: Services) -> HTMLResponse:
         roles=[Role.FILER],
         ttl_s=60,
     )
-    organisations = []
-    cursor: str | None = None
-    while True:
-        params = {"limit": 200} | ({"cursor": cursor} if cursor else {})
-        page = (await services.get("referral", "/v1/organisations", token, params)).body
-        organisations += page["items"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    organisations = await services.items(
+        "referral", "/v1/organisations", token, {"limit": 200}, most=100_000
+    )
     return render(request, "sign_in.html", organisations=organisations, roles=list(Role))
 
 
