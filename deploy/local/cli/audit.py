@@ -26,6 +26,7 @@ from deploy.local.cli.common import (
     service_url,
 )
 from schemas.codes import Role
+from schemas.topics import AUDIT
 from services.audit.domain.chain import ChainRow
 from services.audit.domain.errors import InvalidRange
 from services.audit.store import log
@@ -99,11 +100,25 @@ def verify(
     the latest checkpoint. Prints the outcome as JSON, with the first bad row when there is
     one. Exit codes: 0 it holds; 1 it does not (stderr names the row); 2 bad usage or the
     log cannot be read."""
-    from services.audit.app import AuditSettings
     from services.audit.verify import outcome, run
 
-    settings = AuditSettings()
-    url = database_url or settings.database_url.get_secret_value()
+    # The audit service's settings only for what the options leave out: given the database
+    # and Kafka, the command needs no settings (nor a local stack) at all.
+    topic = checkpoint_topic or AUDIT.name
+    if database_url is None or bootstrap_ is None:
+        from services.audit.app import AuditSettings
+
+        try:
+            settings = AuditSettings()
+        except ValueError as error:
+            err.print(
+                f"overgang: the audit service's settings are not usable: {error}", markup=False
+            )
+            raise typer.Exit(2) from None
+        database_url = database_url or settings.database_url.get_secret_value()
+        bootstrap_ = bootstrap_ or settings.kafka_bootstrap
+        topic = checkpoint_topic or settings.checkpoint_topic
+    url = database_url
     try:
         with _progress_bar() as progress:
             checked = asyncio.run(
@@ -111,8 +126,8 @@ def verify(
                     url,
                     first,
                     last,
-                    bootstrap=bootstrap_ or settings.kafka_bootstrap,
-                    checkpoint_topic=checkpoint_topic or settings.checkpoint_topic,
+                    bootstrap=bootstrap_,
+                    checkpoint_topic=topic,
                     progress=progress,
                 )
             )

@@ -94,3 +94,42 @@ async def test_a_range_past_the_end_is_bad_usage(
 
     assert code == 2
     assert capsys.readouterr().err == "overgang: the log ends at sequence 3\n"
+
+
+async def test_given_the_database_and_kafka_the_command_needs_no_settings(
+    pool: asyncpg.Pool,
+    database_url: str,
+    servers: Servers,
+    new_topic: NewTopicFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """On a machine without a local stack or the audit service's environment (a fresh clone's
+    e2e run found it asked for them anyway)."""
+    monkeypatch.setenv("OVERGANG_STACK_STATE", "/nonexistent/stack.json")
+    for name in ("OVERGANG_DATABASE_URL", "OVERGANG_KAFKA_BOOTSTRAP"):
+        monkeypatch.delenv(name, raising=False)
+    await _append(pool, [entry() for _ in range(2)])
+    arguments = ["audit", "verify", "--database-url", database_url]
+    arguments += ["--bootstrap", servers.kafka_bootstrap]
+    arguments += ["--checkpoint-topic", await new_topic("checkpoints", partitions=1)]
+
+    code = await asyncio.to_thread(overgang, arguments)
+
+    assert code == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["verified_rows"] == 2
+
+
+async def test_without_them_and_without_settings_it_says_which_are_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OVERGANG_STACK_STATE", "/nonexistent/stack.json")
+    for name in ("OVERGANG_DATABASE_URL", "OVERGANG_KAFKA_BOOTSTRAP"):
+        monkeypatch.delenv(name, raising=False)
+
+    code = await asyncio.to_thread(overgang, ["audit", "verify"])
+
+    assert code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("overgang: the audit service's settings are not usable")
+    assert "database_url" in error
