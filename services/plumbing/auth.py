@@ -114,7 +114,7 @@ class TokenVerifier:
             registry.validate(claims)
         except JoseError as error:
             raise Unauthenticated(f"the token is not acceptable: {error.description}") from None
-        return _principal(claims)
+        return principal_of(claims)
 
     async def _signed_claims(self, token: str) -> dict[str, Any]:
         """The token's claims once its signature is verified. A client sends the same token
@@ -141,7 +141,9 @@ class TokenVerifier:
         return decoded.claims
 
 
-def _principal(claims: dict[str, Any]) -> Principal:
+def principal_of(claims: dict[str, Any]) -> Principal:
+    """Who a token's claims name: its actor, organisation and roles (the web front reads the
+    same claims from the access token its sign-in got)."""
     try:
         roles = claims["roles"]
         if not isinstance(roles, list):
