@@ -11,8 +11,6 @@ secret in `OVERGANG_DEV_OIDC_CLIENT_SECRET`). `overgang stack up --services` sta
 Development only: it refuses to run with `OVERGANG_ENVIRONMENT=production`."""
 
 import argparse
-import base64
-import hashlib
 import json
 import os
 import secrets
@@ -35,6 +33,7 @@ from joserfc import jwt
 
 from deploy.local.dev_issuer import ensure_keys, issue, jwks_file
 from schemas.codes import Role
+from services.web.oidc import pkce_challenge
 from services.web.texts import label
 
 PORT = 8030
@@ -155,12 +154,6 @@ def refuse_production() -> None:
         raise RuntimeError(
             "the development OIDC provider lets anyone sign in as anyone: never in production"
         )
-
-
-def s256(verifier: str) -> str:
-    """The PKCE S256 challenge of a verifier (RFC 7636)."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def create_app(
@@ -323,7 +316,9 @@ def create_app(
             grant is None
             or grant.client_id != client_id
             or grant.redirect_uri != form.get("redirect_uri")
-            or not secrets.compare_digest(s256(form.get("code_verifier", "")), grant.code_challenge)
+            or not secrets.compare_digest(
+                pkce_challenge(form.get("code_verifier", "")), grant.code_challenge
+            )
         ):
             return token_error("invalid_grant")
         access_token = issue(

@@ -18,12 +18,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
-from services.plumbing.auth import ALGORITHMS, JwksSource, Principal, Unauthenticated, principal_of
+from services.plumbing.auth import JwksSource, Principal, Unauthenticated, principal_of
+
+
+def pkce_challenge(verifier: str) -> str:
+    """The S256 challenge of a PKCE verifier (RFC 7636, 4.2)."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 class SignInFailed(Exception):
@@ -49,8 +53,7 @@ class Pending:
 
     @property
     def challenge(self) -> str:
-        digest = hashlib.sha256(self.verifier.encode("ascii")).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        return pkce_challenge(self.verifier)
 
     def as_session(self) -> dict[str, str]:
         return asdict(self)
@@ -113,10 +116,6 @@ class OidcClient:
             self._metadata = found
             self._jwks = JwksSource(str(found["jwks_uri"]), transport=self._transport)
         return self._metadata
-
-    async def end_session_endpoint(self) -> str | None:
-        found = (await self.metadata()).get("end_session_endpoint")
-        return str(found) if found else None
 
     async def authorization_url(self, pending: Pending) -> str:
         endpoint = str((await self.metadata())["authorization_endpoint"])
@@ -189,16 +188,7 @@ class OidcClient:
         """The token's claims, once its signature verifies with the provider's keys."""
         assert self._jwks is not None, "metadata() first"
         try:
-            try:
-                return _decode(token, await self._jwks.keys())
-            except JoseError as error:
-                if "kid" not in str(error).lower():
-                    raise
-                return _decode(token, await self._jwks.keys(refresh=True))
+            _, claims = await self._jwks.verified(token)
         except (JoseError, ValueError, httpx.HTTPError) as error:
             raise SignInFailed(f"a token does not verify: {type(error).__name__}") from None
-
-
-def _decode(token: str, keys: KeySet) -> dict[str, Any]:
-    claims: dict[str, Any] = jwt.decode(token, keys, algorithms=ALGORITHMS).claims
-    return claims
+        return claims
