@@ -89,11 +89,15 @@ class OidcClient:
         leeway_s: int = 30,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.issuer = issuer.rstrip("/")
+        # Exactly as configured: the provider's configuration and tokens name it so, a
+        # trailing slash included (OpenID Connect Discovery 1.0, 4).
+        self.issuer = issuer
         self.client_id = client_id
         self._client_secret = client_secret
         self.redirect_uri = redirect_uri
-        self.discovery_url = discovery_url or f"{self.issuer}/.well-known/openid-configuration"
+        self.discovery_url = (
+            discovery_url or f"{issuer.rstrip('/')}/.well-known/openid-configuration"
+        )
         self._transport = transport
         self._leeway_s = leeway_s
         self._clock = clock

@@ -139,6 +139,14 @@ STATISTICS = {
 }  # fmt: skip
 
 
+def backend() -> Backend:
+    """The referral and audit services, mocked."""
+    return Backend(
+        {"referral": "http://referral.test", "audit": "http://audit.test"},
+        transport=httpx.MockTransport(_services),
+    )
+
+
 def settings(**changes: Any) -> WebSettings:
     return WebSettings.model_validate(
         {
@@ -161,10 +169,6 @@ def provider() -> FakeProvider:
 @pytest.fixture
 def client(provider: FakeProvider) -> TestClient:
     chosen = settings()
-    services = Backend(
-        {"referral": "http://referral.test", "audit": "http://audit.test"},
-        transport=httpx.MockTransport(_services),
-    )
     oidc = OidcClient(
         issuer=chosen.oidc_issuer,
         client_id=chosen.oidc_client_id,
@@ -172,7 +176,7 @@ def client(provider: FakeProvider) -> TestClient:
         redirect_uri=chosen.redirect_uri,
         transport=httpx.MockTransport(provider),
     )
-    return TestClient(create_app(chosen, backend=services, oidc=oidc))
+    return TestClient(create_app(chosen, backend=backend(), oidc=oidc))
 
 
 def sign_in(client: TestClient, provider: FakeProvider) -> httpx.Response:

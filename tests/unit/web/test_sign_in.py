@@ -19,6 +19,7 @@ from tests.unit.web.conftest import (
     ISSUER,
     REDIRECT_URI,
     FakeProvider,
+    backend,
     settings,
     sign_in,
 )
@@ -169,6 +170,23 @@ def test_a_provider_that_names_another_issuer_is_not_used(
     answer = client.get("/sign-in", follow_redirects=False)
 
     assert answer.status_code == 503
+
+
+def test_an_issuer_with_a_trailing_slash_is_taken_as_it_is(provider: FakeProvider) -> None:
+    provider.issuer = f"{ISSUER}/"
+    provider.id_token_changes = {"iss": f"{ISSUER}/"}
+    chosen = settings(oidc_issuer=f"{ISSUER}/")
+    oidc = OidcClient(
+        issuer=chosen.oidc_issuer,
+        client_id=CLIENT_ID,
+        client_secret=chosen.oidc_client_secret.get_secret_value(),
+        redirect_uri=REDIRECT_URI,
+        transport=httpx.MockTransport(provider),
+    )
+    client = TestClient(create_app(chosen, backend=backend(), oidc=oidc))
+
+    assert sign_in(client, provider).headers["location"] == "/"
+    assert _signed_in(client)
 
 
 def _csrf(client: TestClient) -> str:
