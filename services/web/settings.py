@@ -86,11 +86,11 @@ class WebSettings(BaseSettings):
             problems.append("OVERGANG_SESSION_KEY must be set (every instance signs alike)")
         elif len(self.session_key.get_secret_value()) < 32:
             problems.append("OVERGANG_SESSION_KEY must be at least 32 characters")
-        for name in ("oidc_issuer", "oidc_discovery_url", "web_base_url"):
-            value = getattr(self, name)
-            if (value is not None or name == "web_base_url") and (
-                value is None or urlsplit(value).scheme != "https"
-            ):
+        urls = {"oidc_issuer": self.oidc_issuer, "web_base_url": self.web_base_url}
+        if self.oidc_discovery_url is not None:
+            urls["oidc_discovery_url"] = self.oidc_discovery_url
+        for name, value in urls.items():
+            if value is None or urlsplit(value).scheme != "https":
                 problems.append(f"OVERGANG_{name.upper()} must be an https URL")
         if not self.oidc_client_secret.get_secret_value():
             problems.append("OVERGANG_OIDC_CLIENT_SECRET must be set")
