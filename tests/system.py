@@ -197,6 +197,7 @@ def running_system(directory: Path, *, otlp_endpoint: str) -> Iterator[System]:
         "audit_port": free_port(),
         "webhook_receiver_port": free_port(),
         "web_port": free_port(),
+        "dev_oidc_port": free_port(),
         "otlp_endpoint": otlp_endpoint,
     }
     environment = {

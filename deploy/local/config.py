@@ -38,6 +38,9 @@ class StackConfig(BaseSettings):
     audit_port: int = 8002
     webhook_receiver_port: int = Field(8010, description="the demo webhook receiver's port")
     web_port: int = Field(8020, description="the web front's port")
+    dev_oidc_port: int = Field(
+        8030, description="the development OpenID Connect provider's port (web front sign-in)"
+    )
     otlp_endpoint: str | None = Field(
         None,
         description="an OpenTelemetry collector's OTLP/HTTP traces endpoint "

@@ -603,13 +603,19 @@ def _step_body(
     return step.body
 
 
+def _where(name: str, url: str) -> str:
+    if name == "web":
+        return f"  {name:<10} the web front: {url}/ (sign in as any demo organisation)"
+    if name == "dev-oidc":
+        return f"  {name:<10} the development OIDC provider the web front signs in with: {url}"
+    return f"  {name:<10} API docs: {url}/docs"
+
+
 def where_to_look(referral_url: str, services: dict[str, str], data: DemoData) -> list[str]:
     """Lines that tell a developer where the demo is and how to call it."""
     lines = [f"demo data: {len(data.referrals)} referrals in county {COUNTY} (Vestland)"]
     lines += [
-        f"  {name:<10} the web front: {url}/ (sign in as any demo organisation)"
-        if name == "web"
-        else f"  {name:<10} API docs: {url}/docs"
+        _where(name, url)
         for name, url in services.items()
         if data.webhook is None or url != data.webhook.url
     ]

@@ -1,7 +1,9 @@
 """The three Overgang services, each its own process (`python -m services.<name>`), beside
 the notifier the demo webhook receiver (`python -m deploy.local.webhook_receiver`), and on top
-of them the web front (`python -m services.web`)."""
+of them the web front (`python -m services.web`), which signs people in through the dev OIDC
+provider (`python -m deploy.local.dev_oidc`)."""
 
+import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -139,10 +141,60 @@ def ready(service: ServiceState) -> bool:
 
 # The web front: not a service of its own data, but started, recorded and stopped like one.
 WEB = "web"
+# The development OIDC provider the web front signs in with; started, recorded and stopped
+# like a service. The name is the web front's settings' too (services/web/settings.py).
+DEV_OIDC = "dev-oidc"
+WEB_CLIENT_ID = "overgang-web"
+
+
+def _web_url(config: StackConfig) -> str:
+    return f"http://{config.host}:{config.web_port}"
+
+
+def web_client_secret(config: StackConfig) -> str:
+    """The web front's client secret at the dev provider: made once, kept in the stack
+    directory (owner only), so that either can be restarted alone."""
+    path = config.dir / "dev-oidc" / "client-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def launch_dev_oidc(config: StackConfig, state: StackState) -> ServiceState:
+    """The dev OIDC provider on its loopback port, with the web front as its one client."""
+    port = config.dev_oidc_port
+    require_free_port(config.host, port, "the development OIDC provider")
+    ensure_keys(config.dev_issuer_dir)
+    process = spawn(
+        [
+            sys.executable,
+            "-m",
+            "deploy.local.dev_oidc",
+            "--host",
+            config.host,
+            "--port",
+            str(port),
+            "--issuer-dir",
+            str(config.dev_issuer_dir),
+            "--referral-url",
+            state.services["referral"].url,
+            "--client-id",
+            WEB_CLIENT_ID,
+            "--redirect-uri",
+            f"{_web_url(config)}/auth/callback",
+        ],
+        log_file=_log_file(config, DEV_OIDC),
+        cwd=REPOSITORY,
+        env={"OVERGANG_DEV_OIDC_CLIENT_SECRET": web_client_secret(config)},
+    )
+    return ServiceState(url=f"http://{config.host}:{port}", process=process)
 
 
 def launch_web(config: StackConfig, state: StackState) -> ServiceState:
-    """The web front on its loopback port, on top of the services that run."""
+    """The web front on its loopback port, on top of the services that run, signing in
+    through the dev OIDC provider."""
     port = config.web_port
     require_free_port(config.host, port, "the web front")
     process = spawn(
@@ -154,7 +206,10 @@ def launch_web(config: StackConfig, state: StackState) -> ServiceState:
             "OVERGANG_PORT": str(port),
             "OVERGANG_REFERRAL_URL": state.services["referral"].url,
             "OVERGANG_AUDIT_URL": state.services["audit"].url,
-            "OVERGANG_DEV_ISSUER_DIR": str(config.dev_issuer_dir),
+            "OVERGANG_OIDC_ISSUER": state.services[DEV_OIDC].url,
+            "OVERGANG_OIDC_CLIENT_ID": WEB_CLIENT_ID,
+            "OVERGANG_OIDC_CLIENT_SECRET": web_client_secret(config),
+            "OVERGANG_WEB_BASE_URL": _web_url(config),
         },
     )
-    return ServiceState(url=f"http://{config.host}:{port}", process=process)
+    return ServiceState(url=_web_url(config), process=process)

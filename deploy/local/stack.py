@@ -91,16 +91,21 @@ def up(config: StackConfig, *, with_services: bool = False) -> tuple[StackState,
             services.await_ready(config, name, state.services[name])
             report.started.append(name)
             report.seconds[name] = time.monotonic() - began
-        web = state.services.get(services.WEB)
-        if web is not None and services.ready(web):
-            report.already_running.append(services.WEB)
-        else:
+        # The web front signs in through the dev OIDC provider: that one first.
+        for name, launch in (
+            (services.DEV_OIDC, services.launch_dev_oidc),
+            (services.WEB, services.launch_web),
+        ):
+            current = state.services.get(name)
+            if current is not None and services.ready(current):
+                report.already_running.append(name)
+                continue
             began = time.monotonic()
-            state.services[services.WEB] = services.launch_web(config, state)
+            state.services[name] = launch(config, state)
             state.save(config.state_file)
-            services.await_ready(config, services.WEB, state.services[services.WEB])
-            report.started.append(services.WEB)
-            report.seconds[services.WEB] = time.monotonic() - began
+            services.await_ready(config, name, state.services[name])
+            report.started.append(name)
+            report.seconds[name] = time.monotonic() - began
     report.total_s = time.monotonic() - first
     return state, report
 
@@ -151,9 +156,10 @@ def status(config: StackConfig) -> dict[str, str]:
             report[name] = "not started"
         else:
             report[name] = f"ready at {service.url}" if services.ready(service) else "not ready"
-    web = state.services.get(services.WEB)
-    if web is not None:
-        report[services.WEB] = f"ready at {web.url}" if services.ready(web) else "not ready"
+    for name in (services.DEV_OIDC, services.WEB):
+        found = state.services.get(name)
+        if found is not None:
+            report[name] = f"ready at {found.url}" if services.ready(found) else "not ready"
     receiver = state.services.get(services.DEMO_RECEIVER)
     if receiver is not None:
         running = receiver.process.running()

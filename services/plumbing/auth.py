@@ -70,6 +70,19 @@ class JwksSource:
             self._fetched_at = time.monotonic()
         return self._keys
 
+    async def verified(self, token: str) -> tuple[KeySet, dict[str, Any]]:
+        """The token's claims once its signature verifies with one of the keys, and the key
+        set that verified it. A key id not in the set fetches the keys again (a rotation at
+        the issuer), at most once a minute. Raises JoseError or ValueError."""
+        keys = await self.keys()
+        try:
+            return keys, jwt.decode(token, keys, algorithms=ALGORITHMS).claims
+        except JoseError as error:
+            if "kid" not in str(error).lower():
+                raise
+        keys = await self.keys(refresh=True)
+        return keys, jwt.decode(token, keys, algorithms=ALGORITHMS).claims
+
     async def _load(self) -> Any:
         if self.location.startswith(("https://", "http://")):
             async with httpx.AsyncClient(transport=self._transport, timeout=5) as client:
@@ -114,7 +127,7 @@ class TokenVerifier:
             registry.validate(claims)
         except JoseError as error:
             raise Unauthenticated(f"the token is not acceptable: {error.description}") from None
-        return _principal(claims)
+        return principal_of(claims)
 
     async def _signed_claims(self, token: str) -> dict[str, Any]:
         """The token's claims once its signature is verified. A client sends the same token
@@ -126,22 +139,18 @@ class TokenVerifier:
         if remembered is not None and remembered[0] is keys:
             return remembered[1]
         try:
-            try:
-                decoded = jwt.decode(token, keys, algorithms=ALGORITHMS)
-            except JoseError as error:
-                if "kid" not in str(error).lower():
-                    raise
-                keys = await self.jwks.keys(refresh=True)
-                decoded = jwt.decode(token, keys, algorithms=ALGORITHMS)
+            keys, claims = await self.jwks.verified(token)
         except (JoseError, ValueError) as error:
             raise Unauthenticated(f"the token cannot be verified: {type(error).__name__}") from None
-        self._verified[token] = (keys, decoded.claims)
+        self._verified[token] = (keys, claims)
         if len(self._verified) > self.remembered_tokens:
             self._verified.popitem(last=False)
-        return decoded.claims
+        return claims
 
 
-def _principal(claims: dict[str, Any]) -> Principal:
+def principal_of(claims: dict[str, Any]) -> Principal:
+    """Who a token's claims name: its actor, organisation and roles (the web front reads the
+    same claims from the access token its sign-in got)."""
     try:
         roles = claims["roles"]
         if not isinstance(roles, list):

@@ -1,4 +1,5 @@
-"""Wiring of the web front: sessions (a signed, HttpOnly, SameSite=Lax cookie; Secure in
+"""Wiring of the web front: sign-in through the OpenID Connect provider, sessions (a signed,
+HttpOnly, SameSite=Lax cookie, so that the provider's redirect back carries it; Secure in
 production), security headers, the pages, and what a failure looks like to a person."""
 
 import logging
@@ -15,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.web.backend import ApiProblem, Backend
+from services.web.oidc import OidcClient
 from services.web.pages import audit, filing, referrals, sign_in
 from services.web.pages.common import SignInNeeded, render
 from services.web.settings import WebSettings
@@ -30,7 +32,9 @@ _SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: WebSettings, *, backend: Backend | None = None) -> FastAPI:
+def create_app(
+    settings: WebSettings, *, backend: Backend | None = None, oidc: OidcClient | None = None
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -42,6 +46,13 @@ def create_app(settings: WebSettings, *, backend: Backend | None = None) -> Fast
     app.state.settings = settings
     app.state.backend = backend or Backend(
         {"referral": settings.referral_url, "audit": settings.audit_url}
+    )
+    app.state.oidc = oidc or OidcClient(
+        issuer=settings.oidc_issuer,
+        discovery_url=settings.oidc_discovery_url,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret.get_secret_value(),
+        redirect_uri=settings.redirect_uri,
     )
     app.state.templates = Jinja2Templates(directory=_HERE / "templates")
     app.state.organisation_names = {}

@@ -11,8 +11,9 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "skip": "Hopp til innholdet",
         "sign_in": "Logg inn",
         "sign_out": "Logg ut",
-        "sign_in_intro": "Utviklingsinnlogging: velg virksomhet og rolle. I drift logger du inn "
-        "hos fylkets identitetstjeneste.",
+        "signed_out": "Du er logget ut",
+        "signed_out_intro": "Lukk nettleseren om du bruker en delt maskin.",
+        "sign_in_failed": "Innloggingen kunne ikke fullføres. Logg inn på nytt.",
         "organisation": "Virksomhet",
         "role": "Rolle",
         "signed_in_as": "Innlogget som",
@@ -133,8 +134,9 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "skip": "Skip to content",
         "sign_in": "Sign in",
         "sign_out": "Sign out",
-        "sign_in_intro": "Development sign-in: pick an organisation and a role. In production "
-        "you sign in with the county's identity provider.",
+        "signed_out": "You are signed out",
+        "signed_out_intro": "Close the browser if you use a shared computer.",
+        "sign_in_failed": "The sign-in could not be completed. Sign in again.",
         "organisation": "Organisation",
         "role": "Role",
         "signed_in_as": "Signed in as",

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from schemas.codes import Role
 from tests.browser.conftest import screenshot, serious_violations
 from tests.e2e.handoffs import a_person, consent, ok, refer, register
-from tests.system import System
+from tests.system import System, until
 
 pytestmark = pytest.mark.e2e
 
@@ -28,13 +28,21 @@ def new_referral(system: System) -> dict[str, Any]:
         return refer(follow_up, subject, system.organisations["nav_bergenhus"], consent_id)
 
 
+def at_the_provider(page: Page, system: System) -> None:
+    """The page is the dev OIDC provider's sign-in page, where the web front sent it."""
+    expect(page).to_have_url(re.compile(rf"^{re.escape(system.url('dev-oidc'))}/authorize\?"))
+
+
 def sign_in(page: Page, system: System, organisation: str, *roles: str) -> None:
+    """As a person does: the web front sends them to the OIDC provider (the dev provider:
+    pick an organisation and roles), which sends them back signed in."""
     page.goto(f"{system.url('web')}/")
-    expect(page).to_have_url(re.compile(r"/sign-in$"))
+    at_the_provider(page, system)
     page.get_by_label("Virksomhet").select_option(value=str(system.organisations[organisation]))
     for role in roles:
         page.get_by_label(role, exact=True).check()
     page.get_by_role("button", name="Logg inn").click()
+    expect(page).to_have_url(re.compile(rf"^{re.escape(system.url('web'))}/"))
 
 
 def assert_accessible(page: Page) -> None:
@@ -134,20 +142,73 @@ def test_the_pages_read_in_english_and_sign_out_ends_the_session(
     expect(page.get_by_role("heading", name="Worklist")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    page.goto(f"{system.url('web')}/")
-    expect(page).to_have_url(re.compile(r"/sign-in$"))
+    expect(page.get_by_role("heading", name="You are signed out")).to_be_visible()
     assert_accessible(page)
-    screenshot(page, "sign-in")
+    screenshot(page, "signed-out")
+    page.goto(f"{system.url('web')}/")
+    at_the_provider(page, system)  # signed out: the pages send to the sign-in again
+    assert_accessible(page)
+    screenshot(page, "dev-oidc-sign-in")
+
+
+def test_the_provider_sends_back_only_to_the_web_fronts_registered_address(
+    system: System, page: Page
+) -> None:
+    page.goto(f"{system.url('web')}/sign-in")
+    at_the_provider(page, system)
+    elsewhere = page.url.replace(
+        "redirect_uri=http", "redirect_uri=https%3A%2F%2Fevil.test%2F%3Fhttp", 1
+    )
+
+    response = page.goto(elsewhere)
+
+    assert response is not None
+    assert response.status == 400
+    assert page.url == elsewhere  # not sent on anywhere
+
+
+def test_a_callback_this_browser_did_not_start_is_refused(system: System, browser: Browser) -> None:
+    """Another person's sign-in (a link to the callback with their code) does not sign this
+    browser in: the state is not this session's."""
+    theirs, mine = browser.new_context(), browser.new_context()
+    try:
+        other = theirs.new_page()
+        callbacks: list[str] = []
+        other.on(
+            "request",
+            lambda request: (
+                callbacks.append(request.url) if "/auth/callback" in request.url else None
+            ),
+        )
+        other.route("**/auth/callback*", lambda route: route.abort())  # the code stays unused
+        other.goto(f"{system.url('web')}/")
+        other.get_by_label("Virksomhet").select_option(
+            value=str(system.organisations["nav_bergenhus"])
+        )
+        other.get_by_label("Koordinator", exact=True).check()
+        other.get_by_role("button", name="Logg inn").click()
+        until(lambda: callbacks, timeout_s=10, what="the provider's redirect to the callback")
+
+        me = mine.new_page()
+        me.goto(f"{system.url('web')}/sign-in")  # a sign-in of my own under way
+        at_the_provider(me, system)
+        response = me.goto(callbacks[0])
+
+        assert response is not None
+        assert response.status == 400
+        expect(me.get_by_role("alert")).to_contain_text("Innloggingen kunne ikke fullføres")
+        assert_accessible(me)
+        me.goto(f"{system.url('web')}/")
+        at_the_provider(me, system)  # still not signed in
+    finally:
+        theirs.close()
+        mine.close()
 
 
 def test_a_form_without_the_sessions_token_is_refused(system: System) -> None:
     with httpx.Client(base_url=system.url("web"), timeout=10) as client:
-        client.get("/sign-in")  # a session, but no token sent back
-        answer = client.post(
-            "/sign-in",
-            data={"organisation_id": str(system.organisations["nav_bergenhus"]), "role": "admin"},
-        )
+        client.get("/signed-out")  # a session, but no token sent back
+        answer = client.post("/language", data={"language": "en", "back": "/"})
 
     assert answer.status_code == 403
     assert "Logg inn og prøv igjen" in answer.text
@@ -155,8 +216,11 @@ def test_a_form_without_the_sessions_token_is_refused(system: System) -> None:
 
 def test_the_session_cookie_is_httponly_and_samesite(system: System) -> None:
     with httpx.Client(base_url=system.url("web"), timeout=10) as client:
-        cookie = client.get("/sign-in").headers["set-cookie"].lower()
+        started = client.get("/sign-in")  # the sign-in under way is kept in the session
 
+    assert started.status_code == 303
+    assert started.headers["location"].startswith(f"{system.url('dev-oidc')}/authorize?")
+    cookie = started.headers["set-cookie"].lower()
     assert "httponly" in cookie
     assert "samesite=lax" in cookie
 

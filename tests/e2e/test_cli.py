@@ -56,7 +56,8 @@ def fails(system: System, *arguments: str) -> str:
 
 def test_stack_status_and_a_token(system: System) -> None:
     status = json.loads(succeeds(system, "stack", "status", "--json"))
-    assert all(status[name].startswith("ready") for name in ("referral", "notifier", "audit"))
+    started = ("referral", "notifier", "audit", "dev-oidc", "web")
+    assert all(status[name].startswith("ready") for name in started)
 
     token = succeeds(system, "token", "--org", str(uuid.uuid4()), "--role", "admin").strip()
     assert token.count(".") == 2

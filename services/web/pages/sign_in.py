@@ -1,74 +1,102 @@
-"""Signing in and out. In development the sign-in page lets anyone pick an organisation and
-roles and hands out a token of the local development issuer (the services trust it there
-only); production signs in through the county's OIDC provider (not built yet)."""
+"""Signing in and out through the configured OpenID Connect provider (authorization code flow
+with PKCE, `services/web/oidc.py`): the county's identity provider in production, the local
+dev provider (`deploy/local/dev_oidc.py`: pick an organisation and roles) in development. The
+web front itself never makes a token."""
 
-import uuid
+import logging
+import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from deploy.local.dev_issuer import issue
-from schemas.codes import Role
 from services.web.backend import ApiProblem
+from services.web.oidc import OidcClient, Pending, SignInFailed
 from services.web.pages.common import CsrfChecked, Services, render
 from services.web.texts import LANGUAGES
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
-# Who lists the directory for the development sign-in page: nobody in particular.
-_DIRECTORY_READER = uuid.UUID(int=0)
-
-
-@router.get("/sign-in", response_class=HTMLResponse)
-async def sign_in_page(request: Request, services: Services) -> HTMLResponse:
-    token = issue(
-        request.app.state.settings.dev_issuer_dir,
-        organisation=_DIRECTORY_READER,
-        roles=[Role.FILER],
-        ttl_s=60,
-    )
-    organisations = await services.items(
-        "referral", "/v1/organisations", token, {"limit": 200}, most=100_000
-    )
-    return render(request, "sign_in.html", organisations=organisations, roles=list(Role))
+# The session's key for a sign-in under way (state, nonce, PKCE verifier).
+_PENDING = "sign_in"
 
 
-@router.post("/sign-in", dependencies=[CsrfChecked])
-async def sign_in(
+def _provider(request: Request) -> OidcClient:
+    found: OidcClient = request.app.state.oidc
+    return found
+
+
+@router.get("/sign-in")
+async def sign_in(request: Request) -> Response:
+    """Off to the provider; it sends the person back to /auth/callback."""
+    pending = Pending.new()
+    try:
+        address = await _provider(request).authorization_url(pending)
+    except SignInFailed as error:
+        log.warning("sign-in could not start: %s", error)
+        return render(request, "message.html", message="unavailable", status_code=503)
+    request.session[_PENDING] = pending.as_session()
+    return RedirectResponse(address, status_code=303)
+
+
+@router.get("/auth/callback")
+async def callback(
     request: Request,
     services: Services,
-    organisation_id: Annotated[uuid.UUID, Form()],
-    role: Annotated[list[Role], Form()],
-) -> RedirectResponse:
-    settings = request.app.state.settings
-    actor_id = uuid.uuid4()  # the identity provider's user id, in production
-    token = issue(
-        settings.dev_issuer_dir,
-        organisation=organisation_id,
-        roles=role,
-        actor=actor_id,
-        ttl_s=settings.session_max_age_s,
-    )
+    code: Annotated[str | None, Query()] = None,
+    state: Annotated[str | None, Query()] = None,
+    error: Annotated[str | None, Query()] = None,
+) -> Response:
+    # Taken from the session whatever happens: a callback is answered once.
+    pending = Pending.from_session(request.session.pop(_PENDING, None))
+    if pending is None or state is None or not secrets.compare_digest(state, pending.state):
+        # Not the sign-in this browser started: another site's link, or one answered already.
+        log.warning("sign-in refused: the callback's state is not this session's")
+        return _failed(request)
+    if error is not None or code is None:
+        log.warning("sign-in refused by the provider: %s", error or "no code")
+        return _failed(request)
     try:
-        entry = (await services.get("referral", f"/v1/organisations/{organisation_id}", token)).body
-    except ApiProblem:
-        return RedirectResponse("/sign-in", status_code=303)
+        signed = await _provider(request).finish(pending, code=code)
+    except SignInFailed as failure:
+        log.warning("sign-in refused: %s", failure)
+        return _failed(request)
+    principal = signed.principal
+    try:
+        path = f"/v1/organisations/{principal.organisation_id}"
+        entry = (await services.get("referral", path, signed.access_token)).body
+    except ApiProblem as problem:
+        log.warning(
+            "sign-in refused: the organisation is not in the directory (%s)", problem.status
+        )
+        return _failed(request)
     _new_session(request)  # for a new person, with a new CSRF token
     request.session["person"] = {
-        "token": token,
-        "actor_id": str(actor_id),
-        "organisation_id": str(organisation_id),
+        "token": signed.access_token,
+        "actor_id": str(principal.actor_id),
+        "organisation_id": str(principal.organisation_id),
         "organisation_name": entry["name"],
-        "roles": [r.value for r in role],
+        "roles": sorted(role.value for role in principal.roles),
     }
     return RedirectResponse("/", status_code=303)
+
+
+def _failed(request: Request) -> HTMLResponse:
+    return render(request, "message.html", message="sign_in_failed", status_code=400)
 
 
 @router.post("/sign-out", dependencies=[CsrfChecked])
 async def sign_out(request: Request) -> RedirectResponse:
     _new_session(request)
-    return RedirectResponse("/sign-in", status_code=303)
+    return RedirectResponse("/signed-out", status_code=303)
+
+
+@router.get("/signed-out", response_class=HTMLResponse)
+async def signed_out(request: Request) -> HTMLResponse:
+    """Not straight back to the provider: where it remembers the person, that would sign
+    them in again at once."""
+    return render(request, "signed_out.html")
 
 
 def _new_session(request: Request) -> None:
