@@ -78,15 +78,18 @@ def up(config: StackConfig, *, with_services: bool = False) -> tuple[StackState,
     if with_services:
         began = time.monotonic()
         launched = []
-        for name in SERVICES:
-            current = state.services.get(name)
-            if current is not None and services.ready(current):
-                report.already_running.append(name)
-                continue
-            state.services[name] = services.launch(config, state, name)
-            launched.append(name)
-        # Saved before waiting, so that `down` stops them even if one never becomes ready.
-        state.save(config.state_file)
+        try:
+            for name in SERVICES:
+                current = state.services.get(name)
+                if current is not None and services.ready(current):
+                    report.already_running.append(name)
+                    continue
+                state.services[name] = services.launch(config, state, name)
+                launched.append(name)
+        finally:
+            # Saved before waiting, and also when a later one could not start (a port taken),
+            # so that `down` stops every process that was started.
+            state.save(config.state_file)
         for name in launched:
             services.await_ready(config, name, state.services[name])
             report.started.append(name)
