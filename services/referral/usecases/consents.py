@@ -126,6 +126,7 @@ async def withdraw_consent(
     principal: Principal,
     *,
     keys: StoreKeys,
+    clock: Clock = now,
 ) -> Withdrawal:
     """Withdraw a consent the caller's organisation sees (ConsentWithdrawnV1), and cancel each
     open referral that rests on it alone (ReferralCancelledV1 each, reason consent_withdrawn),
@@ -137,7 +138,7 @@ async def withdraw_consent(
             connection, consent.subject_id, principal, keys, only=consent
         ):
             raise NotFound(f"no consent {consent_id}")
-        at = now()
+        at = clock()
         withdrawal = consent.withdraw(
             withdrawn_by=withdrawn_by, actor=actor_of(principal, *RECORDERS), now=at
         )
