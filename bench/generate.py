@@ -31,7 +31,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Generator, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -231,12 +231,19 @@ class Handoff:
 Do = Callable[[Connection, dt.datetime], Awaitable[None]]
 
 
-@dataclass(order=True)
+@dataclass(frozen=True)
 class Step:
+    """What to do when. A decision on a referral may start the case's next referral, which
+    then goes on beside this one (`spawn`): each script stays in time order."""
+
     at: dt.datetime
     order: int
-    do: Do = field(compare=False)
-    script: Iterator["Step"] = field(compare=False)
+    do: Do
+    spawn: Iterator["Step"] | None = None
+
+
+# A script waiting in the simulation: its next step's time and order, the step, the script.
+Pending = tuple[dt.datetime, int, Step, Iterator[Step]]
 
 
 @dataclass
@@ -293,6 +300,7 @@ class Simulation:
         self._order = itertools.count()
         self._serials: Counter[dt.date] = Counter()
         self._actions = 0
+        self._now = self.since
 
     # The directory: organisations and agreements, registered by each county's administration.
 
@@ -531,7 +539,7 @@ class Simulation:
         await self.build_directory()
         sizes = self._case_sizes()
         weights = [c.population_thousands for c in COUNTIES]
-        pending: list[Step] = []
+        pending: list[Pending] = []
         cases = iter(enumerate(sizes))
         upcoming = next(cases, None)
         transaction: Any = None
@@ -540,16 +548,20 @@ class Simulation:
             if upcoming is not None:
                 number, size = upcoming
                 start = self._start_of(number, len(sizes))
-                if not pending or start <= pending[0].at:
+                if not pending or start <= pending[0][0]:
                     rng = seeded(self.seed, "case", number)
                     directory = self.directory[rng.choices(range(len(COUNTIES)), weights)[0]]
                     script = self._case(rng, directory, size, start)
                     self._push(pending, script)
                     upcoming = next(cases, None)
                     continue
-            step = heapq.heappop(pending)
+            _, _, step, script = heapq.heappop(pending)
             if step.at > self.until:
                 continue  # the case is still open when the history ends
+            # The history is written in time order, as it happened (the audit log's order).
+            if step.at < self._now:
+                raise RuntimeError(f"a step at {step.at} after one at {self._now}")
+            self._now = step.at
             if transaction is None and self.batch > 1:
                 transaction = self.connection.transaction()
                 await transaction.start()
@@ -559,7 +571,9 @@ class Simulation:
             if transaction is not None and in_batch >= self.batch:
                 await transaction.commit()
                 transaction, in_batch = None, 0
-            self._push(pending, step.script)
+            self._push(pending, script)
+            if step.spawn is not None:
+                self._push(pending, step.spawn)
             self._report(step.at)
         if transaction is not None:
             await transaction.commit()
@@ -567,10 +581,10 @@ class Simulation:
         self._report(self.until, final=True)
         return self.summary
 
-    def _push(self, pending: list[Step], script: Iterator[Step]) -> None:
+    def _push(self, pending: list[Pending], script: Iterator[Step]) -> None:
         step = next(script, None)
         if step is not None:
-            heapq.heappush(pending, step)
+            heapq.heappush(pending, (step.at, step.order, step, script))
 
     async def _events(self) -> int:
         count: int = await self.connection.fetchval("SELECT count(*) FROM outbox")
@@ -600,8 +614,8 @@ class Simulation:
             "referrals_per_s": round(self.summary.referrals / elapsed, 1),
         }
 
-    def _step(self, at: dt.datetime, do: Do, script: Iterator[Step]) -> Step:
-        return Step(at, next(self._order), do, script)
+    def _step(self, at: dt.datetime, do: Do, spawn: Iterator[Step] | None = None) -> Step:
+        return Step(at, next(self._order), do, spawn)
 
     # One case, as a script of timed steps. Each step is a closure over the case's state; the
     # script decides with the case's own random numbers alone, never with what the database
@@ -610,53 +624,46 @@ class Simulation:
     def _case(
         self, rng: random.Random, d: CountyDirectory, size: int, start: dt.datetime
     ) -> Iterator[Step]:
-        holder: list[Iterator[Step]] = []
+        at = working_time(start, rng)
+        person = self._person(rng, d, at.date())
+        yield self._step(at, self._register(person))
+        if rng.random() < 0.55 and person.age_on(at.date()) <= 20:
+            # A school reports a pupil who left or is about to: to the follow-up service, on
+            # the Education Act, without consent.
+            first = Handoff(
+                rng.choice(d.schools),
+                d.follow_up,
+                rng.choice(
+                    [Purpose.FOLLOW_UP_OUTSIDE_SCHOOL_AND_WORK, Purpose.RETURN_TO_UPPER_SECONDARY]
+                ),
+                rng.choice(
+                    [Situation.LEFT_UPPER_SECONDARY, Situation.AT_RISK_OF_LEAVING_UPPER_SECONDARY]
+                ),
+            )
+        else:
+            first = self._onward(rng, d, person, d.follow_up)
+        yield from self._referral(rng, d, person, first, at, size - 1)
 
-        def script() -> Iterator[Step]:
-            at = working_time(start, rng)
-            person = self._person(rng, d, at.date())
-            yield self._step(at, self._register(person), holder[0])
-            sender: Office
-            if rng.random() < 0.55 and person.age_on(at.date()) <= 20:
-                # A school reports a pupil who left or is about to: to the follow-up service,
-                # on the Education Act, without consent.
-                sender = rng.choice(d.schools)
-                first = Handoff(
-                    sender,
-                    d.follow_up,
-                    rng.choice(
-                        [
-                            Purpose.FOLLOW_UP_OUTSIDE_SCHOOL_AND_WORK,
-                            Purpose.RETURN_TO_UPPER_SECONDARY,
-                        ]
-                    ),
-                    rng.choice(
-                        [
-                            Situation.LEFT_UPPER_SECONDARY,
-                            Situation.AT_RISK_OF_LEAVING_UPPER_SECONDARY,
-                        ]
-                    ),
-                )
-            else:
-                first = self._onward(rng, d, person, d.follow_up)
-            handoff = first
-            for n in range(size):
-                at = working_time(at + days(rng, 2, 1.0), rng)
-                decided = yield from self._referral(rng, d, person, handoff, at, holder[0])
-                if decided is None:
-                    return
-                at = decided
-                # The next referral of the case: from whoever took the person on (or, when
-                # they did not, from the one who sent them), somewhere else.
-                taken = handoff.status in {"accepted", "in_progress", "completed"}
-                onward_from = handoff.receiver if taken else handoff.sender
-                if onward_from.type == OrganisationType.SCHOOL:
-                    onward_from = d.follow_up
-                if n + 1 < size:
-                    handoff = self._onward(rng, d, person, onward_from)
-
-        holder.append(script())
-        return holder[0]
+    def _next_referral(
+        self,
+        rng: random.Random,
+        d: CountyDirectory,
+        person: Person,
+        h: Handoff,
+        at: dt.datetime,
+        remaining: int,
+        *,
+        taken: bool,
+    ) -> Iterator[Step] | None:
+        """The case's next referral, once this one is decided: from whoever took the person
+        on (or, when they did not, from the one who sent them), somewhere else."""
+        if remaining <= 0:
+            return None
+        onward_from = h.receiver if taken else h.sender
+        if onward_from.type == OrganisationType.SCHOOL:
+            onward_from = d.follow_up
+        handoff = self._onward(rng, d, person, onward_from)
+        return self._referral(rng, d, person, handoff, at, remaining - 1)
 
     def _person(self, rng: random.Random, d: CountyDirectory, day: dt.date) -> Person:
         age = rng.choices(range(16, 22), weights=(22, 24, 20, 14, 11, 9))[0]
@@ -715,9 +722,10 @@ class Simulation:
         person: Person,
         h: Handoff,
         at: dt.datetime,
-        script: Iterator[Step],
-    ) -> Generator[Step, None, dt.datetime | None]:
-        """The steps of one referral; returns when the case may go on (None: it ends here)."""
+        remaining: int,
+    ) -> Iterator[Step]:
+        """The steps of one referral, filed a little after `at`; its decision (withdrawn,
+        rejected or accepted) starts the case's next one, if `remaining`."""
 
         def later(median: float, spread: float = 0.8) -> dt.datetime:
             nonlocal at
@@ -725,7 +733,14 @@ class Simulation:
             return at
 
         def step(do: Do) -> Step:
-            return self._step(at, do, script)
+            return self._step(at, do)
+
+        def decision(do: Do, *, taken: bool) -> Step:
+            later_on = working_time(at + days(rng, 2, 1.0), rng)
+            spawn = self._next_referral(rng, d, person, h, later_on, remaining, taken=taken)
+            return self._step(at, do, spawn)
+
+        at = working_time(at + days(rng, 2, 1.0), rng)
 
         counsellor = rng.randrange(4)
         if h.sender.type != OrganisationType.SCHOOL:
@@ -736,8 +751,10 @@ class Simulation:
         roll = rng.random()
         if roll < 0.03:
             later(1.5)
-            yield step(self._act(h, h.sender, Role.FILER, self._withdraw(rng), "withdrawn"))
-            return at
+            yield decision(
+                self._act(h, h.sender, Role.FILER, self._withdraw(rng), "withdrawn"), taken=False
+            )
+            return
         later(1.2)
         yield step(self._act(h, h.receiver, Role.COUNSELLOR, referral_cases.Receive(), "received"))
         if (
@@ -777,13 +794,18 @@ class Simulation:
         if 0.09 <= roll < 0.18:
             later(4)
             reason = rng.choices(list(RejectionReason), weights=(30, 20, 10, 20, 15, 5))[0]
-            yield step(
-                self._act(h, h.receiver, Role.COUNSELLOR, referral_cases.Reject(reason), "rejected")
+            yield decision(
+                self._act(
+                    h, h.receiver, Role.COUNSELLOR, referral_cases.Reject(reason), "rejected"
+                ),
+                taken=False,
             )
-            return at
+            return
         later(4)
-        yield step(self._act(h, h.receiver, Role.COUNSELLOR, referral_cases.Accept(), "accepted"))
-        decided = at
+        yield decision(
+            self._act(h, h.receiver, Role.COUNSELLOR, referral_cases.Accept(), "accepted"),
+            taken=True,
+        )
         if rng.random() < 0.7:
             at += dt.timedelta(minutes=rng.randrange(5, 90))
             assign = referral_cases.Assign(
@@ -828,7 +850,7 @@ class Simulation:
         if h.consent_id is not None and not h.consent_by_guardian and rng.random() < 0.02:
             later(10)
             yield step(self._withdraw_consent(person, h))
-            return None
+            return
         later(40 if reached else 20, 0.6)
         outcome = (
             rng.choices(
@@ -842,8 +864,6 @@ class Simulation:
         yield step(
             self._act(h, h.receiver, Role.COUNSELLOR, referral_cases.Complete(outcome), "completed")
         )
-        # The next handoff is made once the person was taken on, not when it is closed.
-        return decided
 
     # The use cases, as steps.
 

@@ -49,6 +49,7 @@ from services.plumbing.database import Connection
 from services.plumbing.dead_letters import DeadLetterPublisher
 from services.plumbing.outbox import OutboxRelay, RelaySettings
 from services.referral.crypto import StoreKeys
+from services.referral.domain.status import OPEN_STATUSES, ReferralStatus
 from services.referral.store import worklists
 
 RESULTS = REPOSITORY / "bench" / "results" / "scale.json"
@@ -194,7 +195,9 @@ async def _one_row(connection: Connection, query: str, *args: Any) -> asyncpg.Re
     return row
 
 
-async def worklist(referral_url: str, runs: int) -> dict[str, Any]:
+async def worklist(
+    referral_url: str, runs: int, statuses: frozenset[ReferralStatus] | None
+) -> dict[str, Any]:
     connection = await asyncpg.connect(referral_url)
     try:
         office = await _one_row(
@@ -204,9 +207,11 @@ async def worklist(referral_url: str, runs: int) -> dict[str, Any]:
                WHERE o.type = 'nav_office' GROUP BY 1 ORDER BY 2 DESC LIMIT 1""",
         )
         organisation = OrganisationId(office["id"])
-        figures = await timed(lambda: worklists.received(connection, organisation), runs)
+        figures = await timed(
+            lambda: worklists.received(connection, organisation, statuses=statuses), runs
+        )
         recorder = Recorder(connection)
-        await worklists.received(cast(Connection, recorder), organisation)
+        await worklists.received(cast(Connection, recorder), organisation, statuses=statuses)
         return {
             "office_referrals": office["referrals"],
             **figures,
@@ -334,7 +339,9 @@ async def measure(bootstrap: str, database_url: str, referrals: int, seed: int) 
             await connection.execute("VACUUM ANALYZE")
             await connection.close()
         figures = {
-            "worklist": await worklist(referral_url, runs=200),
+            # Everything the office received, and what a counsellor works on: the open ones.
+            "worklist": await worklist(referral_url, runs=200, statuses=None),
+            "worklist_open": await worklist(referral_url, runs=200, statuses=OPEN_STATUSES),
             "timeline": await timeline(audit_url, runs=100),
             "county_statistics_year": await county_statistics(audit_url, YEAR, runs=5),
             "county_statistics_five_years": await county_statistics(audit_url, FIVE_YEARS, runs=3),
@@ -347,7 +354,8 @@ async def measure(bootstrap: str, database_url: str, referrals: int, seed: int) 
             },
         }
     goals_met = {
-        "worklist_p99_ms": figures["worklist"]["p99_ms"] < GOALS["worklist_p99_ms"],
+        "worklist_p99_ms": max(figures["worklist"]["p99_ms"], figures["worklist_open"]["p99_ms"])
+        < GOALS["worklist_p99_ms"],
         "county_statistics_year_s": figures["county_statistics_year"]["p50_ms"] / 1000
         < GOALS["county_statistics_year_s"],
         "verify_10m_rows_s": figures["verify"]["projected_10m_rows_s"] < GOALS["verify_10m_rows_s"],
@@ -390,7 +398,11 @@ def main(argv: list[str] | None = None) -> None:
     earlier: dict[str, Any] = {}
     if arguments.output.exists():
         earlier = json.loads(arguments.output.read_text()).get("sizes", {})
-    earlier[str(arguments.referrals)] = figures
+    # Each size says when it was measured; the file's own time is its latest run's.
+    earlier[str(arguments.referrals)] = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **figures,
+    }
     print(json.dumps(write_results(arguments.output, {"sizes": earlier}), indent=2))
 
 
