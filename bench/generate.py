@@ -526,8 +526,9 @@ class Simulation:
 
     def _start_of(self, case: int, cases: int) -> dt.datetime:
         # More cases each year as the counties take the system into use: the share of cases
-        # started by time t grows as t^1.5 over the history.
-        span = (self.until - self.since).total_seconds() * 0.97
+        # started by time t grows as t^1.5 over the history. The newest are still open when
+        # the history ends, as on any working day.
+        span = (self.until - self.since).total_seconds()
         share = ((case + 0.5) / cases) ** (1 / 1.5)
         return self.since + dt.timedelta(seconds=span * share)
 
