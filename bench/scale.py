@@ -321,13 +321,30 @@ async def sizes(url: str, tables: list[str]) -> dict[str, Any]:
             table: await connection.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608
             for table in tables
         }
-        return {"bytes": int(total), "mib": round(int(total) / 2**20, 1), "rows": rows}
+        # The largest tables with their indexes and TOAST: where the bytes go.
+        largest = {
+            row["name"]: round(row["bytes"] / 2**20, 1)
+            for row in await connection.fetch(
+                """SELECT c.relname AS name, pg_total_relation_size(c.oid) AS bytes
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                   WHERE n.nspname = current_schema() AND c.relkind = 'r'
+                   ORDER BY 2 DESC LIMIT 6"""
+            )
+        }
+        return {
+            "bytes": int(total),
+            "mib": round(int(total) / 2**20, 1),
+            "rows": rows,
+            "largest_tables_mib": largest,
+        }
     finally:
         await connection.close()
 
 
 async def measure(bootstrap: str, database_url: str, referrals: int, seed: int) -> dict[str, Any]:
     keys = StoreKeys(master_key=os.urandom(32), index_key=os.urandom(32))
+    # The machine is shared: its load says how far the figures are this code's alone.
+    load_before = os.getloadavg()
     async with (
         service_schema(database_url, "referral") as referral_url,
         service_schema(database_url, "audit") as audit_url,
@@ -367,6 +384,7 @@ async def measure(bootstrap: str, database_url: str, referrals: int, seed: int) 
         "generate_rate": rate,
         "carried_to_audit": carried,
         **figures,
+        "load_average": {"before": load_before, "after": os.getloadavg()},
         "goals": GOALS,
         "goals_met": goals_met,
     }
