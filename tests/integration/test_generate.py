@@ -2,6 +2,7 @@
 cases into a migrated referral schema, the same seed gives the same data, and every change
 reached the outbox as its event (what the relay carries to Kafka)."""
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -12,7 +13,7 @@ from urllib.parse import urlencode
 import asyncpg
 import pytest
 
-from bench.generate import generate
+from bench.generate import DEFAULT_UNTIL, generate
 from services.plumbing.migrations import migrate, migrations_folder
 from services.referral.crypto import StoreKeys
 from tests.servers import Servers
@@ -76,6 +77,8 @@ async def test_the_same_seed_gives_the_same_data_and_its_events_are_in_the_outbo
             }
             events = await connection.fetchval("SELECT count(*) FROM outbox")
             organisations = await connection.fetchval("SELECT count(*) FROM organisations")
+            first_filed = await connection.fetchval("SELECT min(submitted_at) FROM referrals")
+            last_step = await connection.fetchval("SELECT max(occurred_at) FROM referral_history")
         finally:
             await connection.close()
     # One at a time (each use case its own transaction), in a schema of its own: the same.
@@ -105,6 +108,8 @@ async def test_the_same_seed_gives_the_same_data_and_its_events_are_in_the_outbo
     assert types.get("no.overgang.referral.cancelled.v1", 0) == statuses.get("cancelled", 0)
     assert types["no.overgang.subject.registered.v1"] == first["subjects"]
     assert types["no.overgang.consent.given.v1"] == first["consents"]
+    # The use cases ran on the generator's clock: the history lies in the years asked for.
+    assert DEFAULT_UNTIL - dt.timedelta(days=3 * 366) < first_filed < last_step <= DEFAULT_UNTIL
     # Closed ones, and ones still open when the history ends.
     assert {"completed", "rejected"} <= statuses.keys()
     assert statuses.keys() & {"submitted", "received", "accepted", "in_progress"}
