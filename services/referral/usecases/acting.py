@@ -3,6 +3,7 @@ use cases hand to the domain and the store."""
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 
 from schemas.actors import Actor
 from schemas.codes import Role
@@ -22,6 +23,11 @@ def actor_of(principal: Principal, *roles: Role) -> Actor:
 def now() -> dt.datetime:
     """The time of a change: aware, UTC."""
     return dt.datetime.now(dt.UTC)
+
+
+# What the use cases that change things read the time from: the wall clock, or (for the data
+# generator, which writes years of history in minutes) a clock the caller moves.
+Clock = Callable[[], dt.datetime]
 
 
 def new_id() -> uuid.UUID:

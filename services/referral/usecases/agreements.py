@@ -14,7 +14,7 @@ from services.referral.domain.agreements import Agreement, recipients
 from services.referral.store import agreements as store
 from services.referral.store import organisations
 from services.referral.store.errors import NotFound
-from services.referral.usecases.acting import actor_of, new_id, now
+from services.referral.usecases.acting import Clock, actor_of, new_id, now
 from services.referral.usecases.errors import NotPermitted, UnknownOrganisations
 
 MAX_PAGE_SIZE = 200
@@ -43,7 +43,7 @@ class AgreementPage:
 
 
 async def register_agreement(
-    connection: Connection, terms: AgreementTerms, principal: Principal
+    connection: Connection, terms: AgreementTerms, principal: Principal, *, clock: Clock = now
 ) -> Agreement:
     """Record a new agreement (AgreementRegisteredV1); an administrator of a party may."""
     if principal.organisation_id not in terms.parties:
@@ -53,7 +53,7 @@ async def register_agreement(
         agreement_id=agreement_id,
         version=1,
         actor=actor_of(principal, Role.ADMIN),
-        occurred_at=now(),
+        occurred_at=clock(),
         **vars(terms),
     )
     async with connection.transaction():

@@ -33,7 +33,7 @@ from services.referral.store import consents as store
 from services.referral.store import organisations, referrals, subjects
 from services.referral.store.access import record_access
 from services.referral.store.errors import NotFound
-from services.referral.usecases.acting import actor_of, new_id, now
+from services.referral.usecases.acting import Clock, actor_of, new_id, now
 from services.referral.usecases.errors import ProcessingRestricted, UnknownOrganisations
 from services.referral.usecases.referrals import holders
 
@@ -61,7 +61,12 @@ class Withdrawal:
 
 
 async def give_consent(
-    connection: Connection, subject_id: SubjectId, terms: ConsentTerms, principal: Principal
+    connection: Connection,
+    subject_id: SubjectId,
+    terms: ConsentTerms,
+    principal: Principal,
+    *,
+    clock: Clock = now,
 ) -> Consent:
     """Record the person's consent (ConsentGivenV1). NotFound or SubjectErased for the person;
     ProcessingRestricted while their processing is restricted; InvalidConsent; and
@@ -77,7 +82,7 @@ async def give_consent(
                 unknown.add(organisation_id)
         if unknown:
             raise UnknownOrganisations("recipient_organisation_ids", unknown)
-        at = now()
+        at = clock()
         consent = Consent.give(
             consent_id=ConsentId(new_id()),
             subject_id=subject_id,
@@ -121,6 +126,7 @@ async def withdraw_consent(
     principal: Principal,
     *,
     keys: StoreKeys,
+    clock: Clock = now,
 ) -> Withdrawal:
     """Withdraw a consent the caller's organisation sees (ConsentWithdrawnV1), and cancel each
     open referral that rests on it alone (ReferralCancelledV1 each, reason consent_withdrawn),
@@ -132,7 +138,7 @@ async def withdraw_consent(
             connection, consent.subject_id, principal, keys, only=consent
         ):
             raise NotFound(f"no consent {consent_id}")
-        at = now()
+        at = clock()
         withdrawal = consent.withdraw(
             withdrawn_by=withdrawn_by, actor=actor_of(principal, *RECORDERS), now=at
         )

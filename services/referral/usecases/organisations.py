@@ -13,7 +13,7 @@ from services.plumbing.database import Connection
 from services.referral.store import organisations as store
 from services.referral.store.errors import AlreadyExists
 from services.referral.usecases import directory_views
-from services.referral.usecases.acting import actor_of, new_id, now
+from services.referral.usecases.acting import Clock, actor_of, new_id, now
 from services.referral.usecases.directory_views import EntryPage, EntryPosition, OrganisationEntry
 from services.referral.usecases.errors import NotPermitted, OrganisationNumberTaken
 
@@ -31,14 +31,18 @@ class OrganisationDetails:
 
 
 async def register_organisation(
-    connection: Connection, details: OrganisationDetails, principal: Principal
+    connection: Connection,
+    details: OrganisationDetails,
+    principal: Principal,
+    *,
+    clock: Clock = now,
 ) -> OrganisationEntry:
     """Add an organisation to the directory (OrganisationRegisteredV1)."""
     organisation_id = OrganisationId(new_id())
     event = OrganisationRegisteredV1(
         organisation_id=organisation_id,
         actor=actor_of(principal, Role.ADMIN),
-        occurred_at=now(),
+        occurred_at=clock(),
         **vars(details),
     )
     async with connection.transaction():

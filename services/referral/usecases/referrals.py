@@ -51,7 +51,7 @@ from services.referral.store import referrals as store
 from services.referral.store.access import record_access
 from services.referral.store.errors import NotFound
 from services.referral.store.worklists import Cursor, Page
-from services.referral.usecases.acting import new_id, now
+from services.referral.usecases.acting import Clock, new_id, now
 from services.referral.usecases.errors import (
     NotPermitted,
     ProcessingRestricted,
@@ -102,7 +102,12 @@ def acting_for(principal: Principal, action: ReferralAction) -> Actor:
 
 
 async def file_referral(
-    connection: Connection, filing: Filing, principal: Principal, *, keys: StoreKeys
+    connection: Connection,
+    filing: Filing,
+    principal: Principal,
+    *,
+    keys: StoreKeys,
+    clock: Clock = now,
 ) -> Referral:
     """File a referral from the caller's organisation (ReferralSubmittedV1)."""
     async with atomic(connection):
@@ -111,7 +116,7 @@ async def file_referral(
             connection, principal, filing.to_organisation_id
         )
         consent = await _consent(connection, filing.consent_id)
-        at = now()
+        at = clock()
         referral = Referral.file(
             referral_id=ReferralId(new_id()),
             subject=subject,
@@ -252,12 +257,13 @@ async def act(
     *,
     expected_version: int,
     keys: StoreKeys,
+    clock: Clock = now,
 ) -> Referral:
     """Take an action on a referral the caller's organisation can see, if the caller saw its
     current version (StaleVersion otherwise); one event, saved with the referral."""
     async with atomic(connection):
         referral = await _visible(connection, referral_id, principal, keys, lock=True)
-        at = now()
+        at = clock()
         actor = acting_for(principal, ACTIONS[type(command)])
         await _apply(connection, referral, command, actor, expected_version, at, keys)
         await store.save(

@@ -11,7 +11,7 @@ from services.referral.crypto import StoreKeys
 from services.referral.domain.identity import parse_identity_number
 from services.referral.store import subjects as store
 from services.referral.store.subjects import Registration
-from services.referral.usecases.acting import actor_of, new_id, now
+from services.referral.usecases.acting import Clock, actor_of, new_id, now
 
 
 @dataclass(frozen=True, repr=False)
@@ -34,6 +34,7 @@ async def register_subject(
     *,
     keys: StoreKeys,
     allow_synthetic: bool,
+    clock: Clock = now,
 ) -> Registration:
     """The person's subject_id, new (SubjectRegisteredV1) or the one they have already.
     InvalidIdentityNumber, which never repeats the number, when it is not valid."""
@@ -47,6 +48,6 @@ async def register_subject(
             contact=person.contact,
             keys=keys,
             actor=actor_of(principal, Role.FILER, Role.COORDINATOR),
-            now=now(),
+            now=clock(),
             new_id=new_id,
         )
