@@ -5,6 +5,8 @@ topic in the same run; then `verify` over the chain that ingest made. Figures to
 bench/results/audit.json.
 
 Goals: ingest >= 5,000 events/s and >= 25% of the raw consumer; verify >= 100,000 rows/s.
+A second baseline, the raw consumer that also copies each batch into PostgreSQL, shows how
+much of the gap to the raw consumer any durable ingest has (figures only; no goal).
 
 `python -m bench.audit_ingest --events 20000 --output /tmp/audit.json` for a quick run."""
 
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.backbone import raw_consume  # the same raw consumer as the backbone's baseline
@@ -113,6 +115,43 @@ async def audit_ingest(bootstrap: str, topic: str, database_url: str, expected: 
         assert rows == expected, f"{rows} rows logged of {expected}"
 
 
+async def raw_consume_and_store(
+    bootstrap: str, topic: str, database_url: str, expected: int
+) -> float:
+    """A second baseline, the least a durable ingest does: the raw consumer's batches, each
+    copied as it came (partition, offset, value) into a table and committed before the
+    offsets. No decoding, no validation, no hashing, no inbox: what is left of the audit's
+    time beside it is the audit's own work."""
+    connection = await asyncpg.connect(database_url)
+    await connection.execute(
+        "CREATE TABLE raw_records (partition int, record_offset bigint, value bytea)"
+    )
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-raw-store-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        began = time.perf_counter()
+        seen = 0
+        while seen < expected:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+            records = [(r.partition, r.offset, r.value) for rs in batches.values() for r in rs]
+            if records:
+                async with connection.transaction():
+                    await connection.copy_records_to_table("raw_records", records=records)
+                await consumer.commit()
+            seen += len(records)
+        return time.perf_counter() - began
+    finally:
+        await consumer.stop()
+        await connection.close()
+
+
 async def verify(database_url: str) -> tuple[float, int]:
     connection = await asyncpg.connect(database_url)
     helper = await asyncpg.connect(database_url)
@@ -136,6 +175,7 @@ async def measure(bootstrap: str, database_url: str, count: int) -> dict[str, An
     try:
         raw_s = await raw_consume(bootstrap, topic, count)
         async with service_schema(database_url, "audit") as url:
+            raw_store_s = await raw_consume_and_store(bootstrap, topic, url, count)
             ingest_s = await audit_ingest(bootstrap, topic, url, count)
             verify_s, verified = await verify(url)
     finally:
@@ -144,6 +184,8 @@ async def measure(bootstrap: str, database_url: str, count: int) -> dict[str, An
         "ingest_events_per_s": round(count / ingest_s),
         "raw_aiokafka_events_per_s": round(count / raw_s),
         "ingest_to_raw_ratio": round(raw_s / ingest_s, 3),
+        "raw_consume_and_store_events_per_s": round(count / raw_store_s),
+        "ingest_to_raw_and_store_ratio": round(raw_store_s / ingest_s, 3),
         "verify_rows_per_s": round(verified / verify_s),
     }
     return {
@@ -154,6 +196,7 @@ async def measure(bootstrap: str, database_url: str, count: int) -> dict[str, An
         "published_in_s": round(publish_s, 1),
         "ingest_s": round(ingest_s, 2),
         "raw_consume_s": round(raw_s, 2),
+        "raw_consume_and_store_s": round(raw_store_s, 2),
         "verify_s": round(verify_s, 2),
         "verified_rows": verified,
         **figures,
