@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from schemas.codes import Role
+from services.plumbing.working_days import oslo_date
 from tests.e2e.handoffs import act, consent, ok, received_referral, refer, worklist
 from tests.system import System, until
 
@@ -56,7 +57,8 @@ def _figures(audit: httpx.Client, today: dt.date) -> dict[str, Any]:
 def test_a_pupil_who_left_school_is_referred_to_nav_accepted_reached_and_audited(
     system: System,
 ) -> None:
-    today = dt.datetime.now(dt.UTC).date()
+    # The statistics count by the Norwegian calendar day (UTC's is a day behind after 23:00).
+    today = oslo_date(dt.datetime.now(dt.UTC))
     with (
         system.client("referral", "follow_up", Role.COORDINATOR, Role.FILER) as follow_up,
         system.client("referral", "nav_bergenhus", Role.COORDINATOR, Role.COUNSELLOR) as nav,
@@ -290,5 +292,5 @@ def test_a_referral_redirected_reaches_the_new_receiver_and_the_audit(system: Sy
             REFERRAL.format("redirected"),
             REFERRAL.format("received"),
         ]
-        figures = _figures(audit, dt.datetime.now(dt.UTC).date())
+        figures = _figures(audit, oslo_date(dt.datetime.now(dt.UTC)))
         assert figures["redirected"] >= 1

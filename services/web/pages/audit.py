@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.plumbing.working_days import oslo_date
 from services.web.backend import ApiProblem
 from services.web.pages.common import (
     CsrfChecked,
@@ -54,7 +55,7 @@ def _period(
     to: Annotated[dt.date | None, Query()] = None,
 ) -> tuple[dt.date, dt.date]:
     """The period asked for; by default this year until today."""
-    today = dt.date.today()
+    today = oslo_date(dt.datetime.now(dt.UTC))
     return from_ or today.replace(month=1, day=1), to or today
 
 

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from schemas.codes import Purpose
 from schemas.directory import Situation
 from schemas.person import CollectionMethod, ConsentGiver
+from services.plumbing.working_days import oslo_date
 from services.web.backend import ApiProblem, Backend
 from services.web.pages.common import CsrfChecked, Person, Services, SignedIn, render
 from services.web.pages.referrals import organisation_names
@@ -66,7 +67,7 @@ async def _form(
 
 @router.get("/referrals/new", response_class=HTMLResponse)
 async def new_referral(request: Request, person: SignedIn, services: Services) -> Response:
-    in_a_year = dt.date.today() + dt.timedelta(days=365)
+    in_a_year = oslo_date(dt.datetime.now(dt.UTC)) + dt.timedelta(days=365)
     return await _form(request, person, services, {"expires_on": in_a_year.isoformat()})
 
 
