@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.backbone import raw_consume  # the same raw consumer as the backbone's baseline
+from bench.backbone import raw_consume, raw_consumer  # the backbone's baseline consumer
 from bench.common import service_schema, time_consumer, write_results
 from deploy.local import stack
 from deploy.local.config import REPOSITORY, TEST_DATABASE, StackConfig
@@ -126,14 +126,7 @@ async def raw_consume_and_store(
     await connection.execute(
         "CREATE TABLE raw_records (partition int, record_offset bigint, value bytea)"
     )
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-raw-store-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
+    consumer = raw_consumer(bootstrap, topic, "raw-store")
     await consumer.start()
     try:
         began = time.perf_counter()

@@ -134,16 +134,22 @@ async def relay_publish(
     return {"enqueue_s": enqueue_s, "relay_s": relay_s}
 
 
-async def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
-    """A raw aiokafka consumer: batches of 500, offsets committed per batch."""
-    consumer = AIOKafkaConsumer(
+def raw_consumer(bootstrap: str, topic: str, name: str = "raw") -> AIOKafkaConsumer:
+    """A plain aiokafka consumer of the whole topic in a group of its own, committing by hand,
+    reading what transactions committed: the baselines' consumer."""
+    return AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
-        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
+        group_id=f"bench-{name}-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         isolation_level="read_committed",
     )
+
+
+async def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
+    """A raw aiokafka consumer: batches of 500, offsets committed per batch."""
+    consumer = raw_consumer(bootstrap, topic)
     await consumer.start()
     try:
         began = time.perf_counter()

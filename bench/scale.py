@@ -31,6 +31,7 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 
+from bench.audit_ingest import verify as timed_verify
 from bench.common import service_schema, write_results
 from bench.generate import generate
 from deploy.local import stack
@@ -42,7 +43,6 @@ from services.audit.domain.statistics import Period
 from services.audit.store import statistics as statistics_store
 from services.audit.store import timelines
 from services.audit.usecases.statistics import read_statistics
-from services.audit.usecases.verify import verify_chain
 from services.plumbing.auth import Principal
 from services.plumbing.consumer import EventConsumer
 from services.plumbing.database import Connection
@@ -290,17 +290,7 @@ async def county_statistics(audit_url: str, period: Period, runs: int) -> dict[s
 
 
 async def verify(audit_url: str) -> dict[str, Any]:
-    connection = await asyncpg.connect(audit_url)
-    helper = await asyncpg.connect(audit_url)
-    try:
-        began = time.perf_counter()
-        result = await verify_chain(connection, helper=helper)
-        elapsed = time.perf_counter() - began
-    finally:
-        await helper.close()
-        await connection.close()
-    assert result.ok, result
-    rows = result.verified_rows
+    elapsed, rows = await timed_verify(audit_url)
     return {
         "rows": rows,
         "seconds": round(elapsed, 2),
