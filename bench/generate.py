@@ -33,7 +33,8 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -63,6 +64,7 @@ from schemas.referrals import (
 )
 from services.plumbing.auth import Principal
 from services.plumbing.database import Connection
+from services.plumbing.migrations import migrate, migrations_folder
 from services.referral.crypto import StoreKeys
 from services.referral.usecases import referrals as referral_cases
 from services.referral.usecases.agreements import AgreementTerms, register_agreement
@@ -183,7 +185,7 @@ def days(rng: random.Random, median: float, spread: float = 0.8) -> dt.timedelta
     return dt.timedelta(days=rng.lognormvariate(math.log(median), spread))
 
 
-@lru_cache(maxsize=4096)
+@cache
 def _synthetic_numbers(birth: dt.date) -> tuple[str, ...]:
     """Every synthetic (Tenor series: month + 80) fødselsnummer of a birth date, with right check
     digits, in the individual-number range of its century."""
@@ -286,8 +288,12 @@ class Simulation:
         until: dt.datetime = DEFAULT_UNTIL,
         batch: int = 1,
         progress: bool = True,
+        counties: frozenset[str] | None = None,
     ) -> None:
         self.connection = connection
+        # None: every county, and the directory is written; else only these counties' cases,
+        # on a directory written before (by a run over every county or `write_directory`).
+        self.counties = counties
         self.keys = keys
         self.seed = seed
         self.target = referrals
@@ -298,20 +304,37 @@ class Simulation:
         self.summary = Summary()
         self.directory: list[CountyDirectory] = []
         self._order = itertools.count()
-        self._serials: Counter[dt.date] = Counter()
+        self._serials: Counter[tuple[dt.date, int]] = Counter()
         self._actions = 0
         self._now = self.since
 
     # The directory: organisations and agreements, registered by each county's administration.
 
-    async def build_directory(self) -> None:
+    async def build_directory(self, *, write: bool = True) -> None:
+        """The directory of every county: registered through the use cases, or (`write`
+        False) the same directory, drawn with the same numbers, found by name in the database
+        (where a run before registered it)."""
         rng = seeded(self.seed, "directory")
         at = self.since - dt.timedelta(days=30)
+        registered: dict[str, OrganisationId] = {}
+        if not write:
+            registered = {
+                row["name"]: OrganisationId(row["organisation_id"])
+                for row in await self.connection.fetch(
+                    "SELECT name, organisation_id FROM organisations"
+                )
+            }
         async with self.connection.transaction():
             for county in COUNTIES:
-                self.directory.append(await self._county(county, rng, at))
+                self.directory.append(await self._county(county, rng, at, registered))
 
-    async def _county(self, county: County, rng: random.Random, at: dt.datetime) -> CountyDirectory:
+    async def _county(
+        self,
+        county: County,
+        rng: random.Random,
+        at: dt.datetime,
+        registered: dict[str, OrganisationId],
+    ) -> CountyDirectory:
         municipalities = [f"{county.number}{k + 1:02d}" for k in range(county.municipalities)]
         admin = Principal(
             actor_id=ActorId(uuid.uuid5(NAMESPACE, f"county/{county.number}/admin")),
@@ -322,6 +345,13 @@ class Simulation:
         async def register(
             name: str, kind: OrganisationType, sector: Sector, serves: list[str]
         ) -> Office:
+            if registered:
+                if name not in registered:
+                    raise RuntimeError(
+                        f"the database has no organisation {name!r}: generate "
+                        "the directory first, with the same seed"
+                    )
+                return Office(registered[name], kind, county, serves)
             entry = await register_organisation(
                 self.connection,
                 OrganisationDetails(
@@ -379,6 +409,8 @@ class Simulation:
             for n in range(county.career_centres)
         ]
         directory = CountyDirectory(county, follow_up, schools, navs, centres)
+        if registered:
+            return directory
         for terms in self._agreements(directory):
             await register_agreement(
                 self.connection, terms, terms_signer(terms, admin), clock=lambda: at
@@ -537,7 +569,7 @@ class Simulation:
         events_before = await self._events()
         self._began = time.perf_counter()
         self._last_report = self._began
-        await self.build_directory()
+        await self.build_directory(write=self.counties is None)
         sizes = self._case_sizes()
         weights = [c.population_thousands for c in COUNTIES]
         pending: list[Pending] = []
@@ -552,8 +584,10 @@ class Simulation:
                 if not pending or start <= pending[0][0]:
                     rng = seeded(self.seed, "case", number)
                     directory = self.directory[rng.choices(range(len(COUNTIES)), weights)[0]]
-                    script = self._case(rng, directory, size, start)
-                    self._push(pending, script)
+                    # A case's county is its own draw: a run of some counties writes the very
+                    # cases a run of all would write there.
+                    if self.counties is None or directory.county.number in self.counties:
+                        self._push(pending, self._case(rng, directory, size, start))
                     upcoming = next(cases, None)
                     continue
             _, _, step, script = heapq.heappop(pending)
@@ -669,11 +703,14 @@ class Simulation:
     def _person(self, rng: random.Random, d: CountyDirectory, day: dt.date) -> Person:
         age = rng.choices(range(16, 22), weights=(22, 24, 20, 14, 11, 9))[0]
         birth = day - dt.timedelta(days=365 * age + rng.randrange(30, 330))
+        # Each county draws from its own share of a day's numbers, so that counties generated
+        # apart (bench/scale.py runs them in parallel) never give two people one number.
+        share = COUNTIES.index(d.county)
         while True:
-            numbers = _synthetic_numbers(birth)
-            serial = self._serials[birth]
+            numbers = _synthetic_numbers(birth)[share :: len(COUNTIES)]
+            serial = self._serials[birth, share]
             if serial < len(numbers):
-                self._serials[birth] += 1
+                self._serials[birth, share] += 1
                 break
             birth -= dt.timedelta(days=1)
         return Person(birth, numbers[serial], d.county, rng.choice(d.follow_up.municipalities))
@@ -1023,9 +1060,11 @@ async def generate(
     until: dt.datetime = DEFAULT_UNTIL,
     batch: int = 500,
     progress: bool = True,
+    counties: frozenset[str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Generate into the referral database at `database_url` (migrated); the summary (the same
-    for the same seed and sizes) and the rates."""
+    for the same seed and sizes) and the rates. With `counties`, only their cases, on the
+    directory a run before wrote."""
     connection = await asyncpg.connect(database_url)
     try:
         generator = Simulation(
@@ -1037,11 +1076,160 @@ async def generate(
             until=until,
             batch=batch,
             progress=progress,
+            counties=counties,
         )
         summary = await generator.run()
         return summary.as_dict(), generator.rates()
     finally:
         await connection.close()
+
+
+# What a run split by county has generated: the directory, then each county, all or nothing.
+GENERATED_COUNTIES = """CREATE TABLE IF NOT EXISTS generated_counties (
+    county_number text        PRIMARY KEY,
+    summary       jsonb       NOT NULL,
+    rate          jsonb       NOT NULL,
+    generated_at  timestamptz NOT NULL DEFAULT clock_timestamp())"""
+DIRECTORY = "directory"
+
+
+async def generate_directory(
+    database_url: str,
+    keys: StoreKeys,
+    *,
+    seed: int,
+    years: float = 10,
+    until: dt.datetime = DEFAULT_UNTIL,
+    topic_prefix: str = "",
+) -> None:
+    """The start of a run split by county: the directory (organisations and agreements) as a
+    run over every county writes it, its events on `topic_prefix`'s topics, recorded in
+    `generated_counties` as `directory`; what `generate_county` adds counties to. Nothing
+    when it is there."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(GENERATED_COUNTIES)
+        async with connection.transaction():
+            if await connection.fetchval(
+                "SELECT true FROM generated_counties WHERE county_number = $1", DIRECTORY
+            ):
+                return
+            simulation = Simulation(
+                connection, keys, seed=seed, referrals=0, years=years, until=until
+            )
+            await simulation.build_directory()
+            simulation.summary.events = await simulation._events()
+            await connection.execute("UPDATE outbox SET topic = $1 || topic", topic_prefix)
+            await connection.execute(
+                "INSERT INTO generated_counties (county_number, summary, rate)"
+                " VALUES ($1, $2::jsonb, '{}')",
+                DIRECTORY,
+                json.dumps(simulation.summary.as_dict()),
+            )
+    finally:
+        await connection.close()
+
+
+def schema_url(database_url: str, schema: str) -> str:
+    """The URL whose connections use `schema`."""
+    separator = "&" if "?" in database_url else "?"
+    return f"{database_url}{separator}search_path={schema}"
+
+
+# What the use cases write for a county's cases, in the order their foreign keys need.
+CASE_TABLES = (
+    "subjects",
+    "consents",
+    "referrals",
+    "referral_history",
+    "referral_contacts",
+    "referral_follow_ups",
+)
+DIRECTORY_TABLES = ("organisations", "agreement_versions")
+OUTBOX_COLUMNS = "event_id, topic, partition_key, headers, value, enqueued_at, sent_at"
+
+
+async def generate_county(
+    database_url: str,
+    schema: str,
+    keys: StoreKeys,
+    *,
+    seed: int,
+    referrals: int,
+    county: str,
+    years: float = 10,
+    until: dt.datetime = DEFAULT_UNTIL,
+    batch: int = 500,
+    progress: bool = True,
+    topic_prefix: str = "",
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """One county's cases of a run of `referrals`, added to the referral schema `schema` (which
+    holds the run's directory and a `generated_counties` table): all of the county or none.
+
+    The county is generated through the use cases into a staging schema of its own, with a copy
+    of the directory, and then its rows and outbox events are moved into `schema` in one
+    transaction that also records the county as generated. A run stopped part way leaves only
+    its staging schema, which the next run for the county drops first. So counties can be
+    generated in parallel (they share no people), and a long run can be resumed."""
+    staging = f"{schema}_county_{county}"
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{staging}" CASCADE')
+        await admin.execute(f'CREATE SCHEMA "{staging}"')
+        staged = await asyncpg.connect(schema_url(database_url, staging))
+        try:
+            await migrate(staged, migrations_folder("services.referral"))
+        finally:
+            await staged.close()
+        for table in DIRECTORY_TABLES:
+            await admin.execute(
+                f'INSERT INTO "{staging}".{table} SELECT * FROM "{schema}".{table}'  # noqa: S608
+            )
+        summary, rates = await generate(
+            schema_url(database_url, staging),
+            keys,
+            seed=seed,
+            referrals=referrals,
+            years=years,
+            until=until,
+            batch=batch,
+            progress=progress,
+            counties=frozenset({county}),
+        )
+        async with admin.transaction():
+            for table in CASE_TABLES:
+                await admin.execute(
+                    f'INSERT INTO "{schema}".{table} SELECT * FROM "{staging}".{table}'  # noqa: S608
+                )
+            # New positions in the run's outbox, in the county's own order, on the run's
+            # topics (`topic_prefix`: a benchmark's own, so no other run's records mix in).
+            await admin.execute(
+                f"""INSERT INTO "{schema}".outbox ({OUTBOX_COLUMNS})
+                    SELECT event_id, $1 || topic, partition_key, headers, value, enqueued_at,
+                           sent_at
+                    FROM "{staging}".outbox ORDER BY position""",  # noqa: S608
+                topic_prefix,
+            )
+            await admin.execute(
+                f'INSERT INTO "{schema}".generated_counties (county_number, summary, rate)'  # noqa: S608
+                " VALUES ($1, $2::jsonb, $3::jsonb)",
+                county,
+                json.dumps(summary),
+                json.dumps(rates),
+            )
+        await admin.execute(f'DROP SCHEMA "{staging}" CASCADE')
+        return summary, rates
+    finally:
+        await admin.close()
+
+
+def load_keys(path: Path) -> StoreKeys:
+    """A run's store keys from its key file (hex; synthetic data only)."""
+    written = json.loads(path.read_text())
+    return StoreKeys(
+        master_key=bytes.fromhex(written["master_key"]),
+        index_key=bytes.fromhex(written["index_key"]),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -1056,11 +1244,39 @@ def main(argv: list[str] | None = None) -> None:
         "--batch", type=int, default=500, help="use cases per transaction (1: each its own)"
     )
     parser.add_argument("--database-url", help="the referral database (default: the stack's)")
+    parser.add_argument(
+        "--county",
+        help="only this county's cases (its number), added to --schema's directory through a "
+        "staging schema: all of the county or none (bench/scale.py runs counties so)",
+    )
+    parser.add_argument("--schema", help="with --county: the run's referral schema")
+    parser.add_argument(
+        "--topic-prefix", default="", help="with --county: put before each event's topic"
+    )
+    parser.add_argument(
+        "--keys-file", type=Path, help="the store keys (JSON, hex); default: the service's"
+    )
     arguments = parser.parse_args(argv)
     url = database_url(arguments.database_url, config(), "referral")
-    keys = ReferralSettings().store_keys()
-    summary, rates = asyncio.run(
-        generate(
+    keys = (
+        load_keys(arguments.keys_file) if arguments.keys_file else ReferralSettings().store_keys()
+    )
+    if arguments.county is not None:
+        if not arguments.schema:
+            parser.error("--county needs --schema")
+        run = generate_county(
+            url,
+            arguments.schema,
+            keys,
+            seed=arguments.seed,
+            referrals=arguments.referrals,
+            county=arguments.county,
+            years=arguments.years,
+            batch=arguments.batch,
+            topic_prefix=arguments.topic_prefix,
+        )
+    else:
+        run = generate(
             url,
             keys,
             seed=arguments.seed,
@@ -1068,7 +1284,7 @@ def main(argv: list[str] | None = None) -> None:
             years=arguments.years,
             batch=arguments.batch,
         )
-    )
+    summary, rates = asyncio.run(run)
     print(json.dumps({"summary": summary, "rate": rates}, indent=2))
 
 

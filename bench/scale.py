@@ -20,10 +20,13 @@ import asyncio
 import datetime as dt
 import json
 import os
+import shutil
 import statistics as stats
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -32,12 +35,21 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 
 from bench.audit_ingest import verify as timed_verify
-from bench.common import service_schema, write_results
-from bench.generate import generate
+from bench.common import write_results
+from bench.generate import (
+    COUNTIES,
+    DIRECTORY,
+    GENERATED_COUNTIES,
+    generate_directory,
+    load_keys,
+    schema_url,
+)
 from deploy.local import stack
 from deploy.local.config import REPOSITORY, TEST_DATABASE, StackConfig
 from schemas.codes import Role
 from schemas.ids import ActorId, OrganisationId
+from schemas.topics import ACCESS, PERSON
+from schemas.topics import DIRECTORY as DIRECTORY_TOPIC
 from services.audit.consumers import AuditTopics, audit_consumers
 from services.audit.domain.statistics import Period
 from services.audit.store import statistics as statistics_store
@@ -47,12 +59,15 @@ from services.plumbing.auth import Principal
 from services.plumbing.consumer import EventConsumer
 from services.plumbing.database import Connection
 from services.plumbing.dead_letters import DeadLetterPublisher
+from services.plumbing.migrations import migrate, migrations_folder
 from services.plumbing.outbox import OutboxRelay, RelaySettings
 from services.referral.crypto import StoreKeys
 from services.referral.domain.status import OPEN_STATUSES, ReferralStatus
 from services.referral.store import worklists
 
 RESULTS = REPOSITORY / "bench" / "results" / "scale.json"
+# Where each run keeps its store keys (a run resumed later must open its data keys).
+RUNS = REPOSITORY / "var" / "scale"
 GOALS = {"worklist_p99_ms": 50, "county_statistics_year_s": 2.0, "verify_10m_rows_s": 100}
 PARTITIONS = 6
 # The largest county of the generator (Viken): the heaviest statistics.
@@ -124,50 +139,199 @@ async def timed(call: Callable[[], Awaitable[object]], runs: int) -> dict[str, f
     }
 
 
-async def carry(bootstrap: str, referral_url: str, audit_url: str) -> dict[str, Any]:
-    """The referral outbox through the relay and Kafka into the audit consumers; seconds
-    until the audit log holds every event."""
-    run = uuid.uuid4().hex[:8]
-    connection = await asyncpg.connect(referral_url)
+@dataclass(frozen=True)
+class Run:
+    """A run's place: its referral and audit schemas (kept between invocations, so that a run
+    of hours can stop and go on), its topics and its store keys."""
+
+    name: str
+    database_url: str
+    keys: StoreKeys
+    keys_file: Path
+    # Made when the run's schemas are: its topics and consumer groups are this one's alone, so
+    # a run started again from nothing never meets an earlier one's offsets.
+    incarnation: str = ""
+
+    @property
+    def referral_schema(self) -> str:
+        return f"{self.name}_referral"
+
+    @property
+    def referral_url(self) -> str:
+        return schema_url(self.database_url, self.referral_schema)
+
+    @property
+    def audit_url(self) -> str:
+        return schema_url(self.database_url, f"{self.name}_audit")
+
+    @property
+    def topic_prefix(self) -> str:
+        return f"bench.{self.name}.{self.incarnation}."
+
+
+def run_of(database_url: str, referrals: int, seed: int) -> Run:
+    name = f"scale_{referrals}_s{seed}"
+    keys_file = RUNS / name / "keys.json"
+    if not keys_file.exists():
+        # Keys of the run's own, kept with it: a run resumed later must open its data keys.
+        keys_file.parent.mkdir(parents=True, exist_ok=True)
+        keys_file.write_text(
+            json.dumps({"master_key": os.urandom(32).hex(), "index_key": os.urandom(32).hex()})
+        )
+    return Run(name, database_url, load_keys(keys_file), keys_file)
+
+
+async def prepare(run: Run) -> Run:
+    """The run's schemas, migrated (again: it is idempotent), with the table of what was
+    generated; the run with its incarnation."""
+    admin = await asyncpg.connect(run.database_url)
     try:
-        # Topics of this run alone, as the tests do, so that no earlier run's records on the
-        # stack's real topics are read with them: only the routing changes, not the events.
-        topics = [row[0] for row in await connection.fetch("SELECT DISTINCT topic FROM outbox")]
-        await connection.execute("UPDATE outbox SET topic = $1 || topic", f"bench.scale.{run}.")
-        expected = await connection.fetchval("SELECT count(*) FROM outbox")
+        for schema in (run.referral_schema, f"{run.name}_audit"):
+            await admin.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    finally:
+        await admin.close()
+    for url, service in ((run.referral_url, "referral"), (run.audit_url, "audit")):
+        connection = await asyncpg.connect(url)
+        try:
+            await migrate(connection, migrations_folder(f"services.{service}"))
+        finally:
+            await connection.close()
+    connection = await asyncpg.connect(run.referral_url)
+    try:
+        await connection.execute(GENERATED_COUNTIES)
+        await connection.execute("CREATE TABLE IF NOT EXISTS incarnation (id text NOT NULL)")
+        await connection.execute(
+            "INSERT INTO incarnation SELECT $1 WHERE NOT EXISTS (SELECT FROM incarnation)",
+            uuid.uuid4().hex[:8],
+        )
+        return replace(run, incarnation=await connection.fetchval("SELECT id FROM incarnation"))
     finally:
         await connection.close()
-    ours = [f"bench.scale.{run}.{topic}" for topic in topics]
+
+
+async def generated(run: Run) -> dict[str, asyncpg.Record]:
+    connection = await asyncpg.connect(run.referral_url)
+    try:
+        return {
+            row["county_number"]: row
+            for row in await connection.fetch("SELECT * FROM generated_counties")
+        }
+    finally:
+        await connection.close()
+
+
+async def generate_counties(run: Run, referrals: int, seed: int, workers: int) -> dict[str, Any]:
+    """Every county not generated yet, `workers` at a time (largest first), each a process of
+    its own (bench/generate.py --county). What this call did."""
+    began = time.perf_counter()
+    done = await generated(run)
+    waiting = [
+        c.number
+        for c in sorted(COUNTIES, key=lambda c: -c.population_thousands)
+        if c.number not in done
+    ]
+    slots = asyncio.Semaphore(workers)
+
+    async def county(number: str) -> None:
+        async with slots:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bench.generate",
+                "--referrals",
+                str(referrals),
+                "--seed",
+                str(seed),
+                "--county",
+                number,
+                "--database-url",
+                run.database_url,
+                "--schema",
+                run.referral_schema,
+                "--keys-file",
+                str(run.keys_file),
+                "--topic-prefix",
+                run.topic_prefix,
+                stdout=asyncio.subprocess.DEVNULL,
+            )
+            if await process.wait() != 0:
+                raise RuntimeError(f"generating county {number} failed (see its output above)")
+
+    await asyncio.gather(*(county(number) for number in waiting))
+    return {"counties_generated_now": waiting, "seconds": round(time.perf_counter() - began, 1)}
+
+
+def _total(rows: list[asyncpg.Record]) -> dict[str, Any]:
+    """The counties' summaries added up."""
+    total: dict[str, Any] = {}
+    for row in rows:
+        for key, value in json.loads(row["summary"]).items():
+            if isinstance(value, dict):
+                into = total.setdefault(key, {})
+                for name, count in value.items():
+                    into[name] = into.get(name, 0) + count
+            else:
+                total[key] = total.get(key, 0) + value
+    return total
+
+
+async def carry(bootstrap: str, run: Run, generating: "asyncio.Task[Any]") -> dict[str, Any]:
+    """The referral outbox through the outbox relay and Kafka into the audit service's
+    consumers, while the counties are generated and until the audit log holds every event.
+    The relay prunes what it sent after a minute, so the outbox stays small however long the
+    run. Consumer groups and topics are the run's own and kept: a run resumed later goes on
+    where it stopped."""
+    # What the referral service writes to its outbox.
+    ours = [f"{run.topic_prefix}{topic.name}" for topic in (PERSON, DIRECTORY_TOPIC, ACCESS)]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
+        existing = set(await admin.list_topics())
+        keep = {"retention.ms": "-1"}  # until the run has carried them, however long it takes
         await admin.create_topics(
-            [NewTopic(t, PARTITIONS, 1) for t in ours] + [NewTopic(f"{t}.dlq", 1, 1) for t in ours]
+            [NewTopic(t, PARTITIONS, 1, topic_configs=keep) for t in ours if t not in existing]
+            + [NewTopic(f"{t}.dlq", 1, 1) for t in ours if f"{t}.dlq" not in existing]
         )
     finally:
         await admin.close()
-    pool: asyncpg.Pool = await asyncpg.create_pool(audit_url, min_size=1, max_size=4)
-    dead_letters = DeadLetterPublisher(bootstrap, "bench-scale")
+    pool: asyncpg.Pool = await asyncpg.create_pool(run.audit_url, min_size=1, max_size=4)
+    dead_letters = DeadLetterPublisher(bootstrap, run.name)
     consumers = [
-        EventConsumer.of(spec, pool=pool, dead_letters=dead_letters, group=f"{spec.group}.{run}")
+        EventConsumer.of(
+            spec, pool=pool, dead_letters=dead_letters, group=f"{spec.group}.{run.topic_prefix}"
+        )
         for spec in audit_consumers(
-            AuditTopics(domain=tuple(ours), inbound=(), deadlines=f"bench.scale.{run}.deadlines")
+            AuditTopics(domain=tuple(ours), inbound=(), deadlines=f"{run.topic_prefix}deadlines")
         )
     ]
     broker = KafkaBroker(bootstrap, logger=None)
     for consumer in consumers:
         consumer.subscribe(broker)
-    relay = OutboxRelay(referral_url, RelaySettings(bootstrap, f"bench-scale-{run}"))
+    relay = OutboxRelay(
+        run.referral_url,
+        RelaySettings(
+            bootstrap,
+            f"{run.topic_prefix}relay",
+            retention_s=60,
+            prune_every_s=60,
+            progress_topic=f"{run.topic_prefix}outbox-progress",
+        ),
+    )
     stop = asyncio.Event()
     await dead_letters.start()
     began = time.perf_counter()
+    logged_before = await _logged(pool)
     relaying = asyncio.create_task(relay.run(stop))
     await broker.start()
     try:
-        logged = 0
-        while logged < expected:
-            await asyncio.sleep(0.5)
-            logged = await pool.fetchval("SELECT count(*) FROM audit_log")
+        while True:
+            await asyncio.sleep(2)
+            if generating.done():
+                generating.result()  # a failed generation stops the run here
+                expected = _total(list((await generated(run)).values()))["events"]
+                logged = await _logged(pool)
+                if logged >= expected:
+                    break
         elapsed = time.perf_counter() - began
     finally:
         stop.set()
@@ -175,17 +339,18 @@ async def carry(bootstrap: str, referral_url: str, audit_url: str) -> dict[str, 
         await broker.stop()
         await dead_letters.stop()
         await pool.close()
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            await admin.delete_topics(ours + [f"{t}.dlq" for t in ours])
-        finally:
-            await admin.close()
     return {
         "events": expected,
+        "carried_now": logged - logged_before,
         "seconds": round(elapsed, 1),
-        "events_per_s": round(expected / elapsed),
+        "events_per_s": round((logged - logged_before) / elapsed),
     }
+
+
+async def _logged(pool: asyncpg.Pool) -> int:
+    # The chain's sequence has no gaps: its last is the count, without counting millions.
+    last: int = await pool.fetchval("SELECT coalesce(max(sequence), 0) FROM audit_log")
+    return last
 
 
 async def _one_row(connection: Connection, query: str, *args: Any) -> asyncpg.Record:
@@ -331,35 +496,86 @@ async def sizes(url: str, tables: list[str]) -> dict[str, Any]:
         await connection.close()
 
 
-async def measure(bootstrap: str, database_url: str, referrals: int, seed: int) -> dict[str, Any]:
-    keys = StoreKeys(master_key=os.urandom(32), index_key=os.urandom(32))
+async def build(
+    bootstrap: str, run: Run, referrals: int, seed: int, workers: int
+) -> dict[str, Any]:
+    """Generate what is not generated yet and carry it to the audit log; what was generated
+    (all of the run) and at what rates (this call's)."""
+    await generate_directory(run.referral_url, run.keys, seed=seed, topic_prefix=run.topic_prefix)
+    generating = asyncio.create_task(generate_counties(run, referrals, seed, workers))
+    carried = await carry(bootstrap, run, generating)
+    generated_now = await generating
+    counties = [row for number, row in (await generated(run)).items() if number != DIRECTORY]
+    # Each county's own time: what one generator process does per second.
+    rates = [json.loads(row["rate"]) for row in counties]
+    use_cases = sum(rate["use_cases"] for rate in rates)
+    process_seconds = sum(rate["seconds"] for rate in rates)
+    return {
+        "generated": _total(counties),
+        "generate_rate": {
+            "workers": workers,
+            "use_cases": use_cases,
+            "process_seconds": round(process_seconds, 1),
+            "use_cases_per_s_per_process": round(use_cases / process_seconds, 1),
+            **generated_now,
+        },
+        "carried_to_audit": carried,
+    }
+
+
+async def queries(run: Run) -> dict[str, Any]:
+    """The queries people wait on, timed on the run's data, with the databases' sizes."""
+    referral_url, audit_url = run.referral_url, run.audit_url
+    for url in (referral_url, audit_url):
+        connection = await asyncpg.connect(url)
+        await connection.execute("VACUUM ANALYZE")
+        await connection.close()
+    return {
+        # Everything the office received, and what a counsellor works on: the open ones.
+        "worklist": await worklist(referral_url, runs=200, statuses=None),
+        "worklist_open": await worklist(referral_url, runs=200, statuses=OPEN_STATUSES),
+        "timeline": await timeline(audit_url, runs=100),
+        "county_statistics_year": await county_statistics(audit_url, YEAR, runs=5),
+        "county_statistics_five_years": await county_statistics(audit_url, FIVE_YEARS, runs=3),
+        "verify": await verify(audit_url),
+        "database": {
+            "referral": await sizes(
+                referral_url, ["referrals", "referral_history", "subjects", "outbox"]
+            ),
+            "audit": await sizes(audit_url, ["audit_log"]),
+        },
+    }
+
+
+async def drop(bootstrap: str, run: Run) -> None:
+    """The run's schemas, topics and keys, gone."""
+    kafka = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await kafka.start()
+    try:
+        await kafka.delete_topics(
+            [topic for topic in await kafka.list_topics() if topic.startswith(run.topic_prefix)]
+        )
+    finally:
+        await kafka.close()
+    admin = await asyncpg.connect(run.database_url)
+    try:
+        for schema in (run.referral_schema, f"{run.name}_audit"):
+            await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await admin.close()
+    shutil.rmtree(run.keys_file.parent, ignore_errors=True)
+
+
+async def measure(
+    bootstrap: str, database_url: str, referrals: int, seed: int, *, workers: int, keep: bool
+) -> dict[str, Any]:
     # The machine is shared: its load says how far the figures are this code's alone.
     load_before = os.getloadavg()
-    async with (
-        service_schema(database_url, "referral") as referral_url,
-        service_schema(database_url, "audit") as audit_url,
-    ):
-        summary, rate = await generate(referral_url, keys, seed=seed, referrals=referrals)
-        carried = await carry(bootstrap, referral_url, audit_url)
-        for url in (referral_url, audit_url):
-            connection = await asyncpg.connect(url)
-            await connection.execute("VACUUM ANALYZE")
-            await connection.close()
-        figures = {
-            # Everything the office received, and what a counsellor works on: the open ones.
-            "worklist": await worklist(referral_url, runs=200, statuses=None),
-            "worklist_open": await worklist(referral_url, runs=200, statuses=OPEN_STATUSES),
-            "timeline": await timeline(audit_url, runs=100),
-            "county_statistics_year": await county_statistics(audit_url, YEAR, runs=5),
-            "county_statistics_five_years": await county_statistics(audit_url, FIVE_YEARS, runs=3),
-            "verify": await verify(audit_url),
-            "database": {
-                "referral": await sizes(
-                    referral_url, ["referrals", "referral_history", "subjects", "outbox"]
-                ),
-                "audit": await sizes(audit_url, ["audit_log"]),
-            },
-        }
+    run = await prepare(run_of(database_url, referrals, seed))
+    built = await build(bootstrap, run, referrals, seed, workers)
+    figures = await queries(run)
+    if not keep:
+        await drop(bootstrap, run)
     goals_met = {
         "worklist_p99_ms": max(figures["worklist"]["p99_ms"], figures["worklist_open"]["p99_ms"])
         < GOALS["worklist_p99_ms"],
@@ -370,9 +586,7 @@ async def measure(bootstrap: str, database_url: str, referrals: int, seed: int) 
     return {
         "referrals": referrals,
         "seed": seed,
-        "generated": summary,
-        "generate_rate": rate,
-        "carried_to_audit": carried,
+        **built,
         **figures,
         "load_average": {"before": load_before, "after": os.getloadavg()},
         "goals": GOALS,
@@ -385,6 +599,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--referrals", type=int, default=10_000, help="how many referrals")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", type=Path, default=RESULTS, help="where the figures go")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="counties generated at once (a process each)"
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the run's schemas after measuring (by default they are dropped); a run "
+        "stopped part way is always kept, and the same command goes on where it stopped",
+    )
     arguments = parser.parse_args(argv)
     config = StackConfig()
     state, report = stack.up(config)
@@ -397,6 +620,8 @@ def main(argv: list[str] | None = None) -> None:
                 state.postgres.databases[TEST_DATABASE],
                 arguments.referrals,
                 arguments.seed,
+                workers=arguments.workers,
+                keep=arguments.keep,
             )
         )
     finally:

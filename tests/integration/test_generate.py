@@ -13,7 +13,13 @@ from urllib.parse import urlencode
 import asyncpg
 import pytest
 
-from bench.generate import DEFAULT_UNTIL, generate
+from bench.generate import (
+    COUNTIES,
+    DEFAULT_UNTIL,
+    generate,
+    generate_county,
+    generate_directory,
+)
 from services.plumbing.migrations import migrate, migrations_folder
 from services.referral.crypto import StoreKeys
 from tests.servers import Servers
@@ -113,3 +119,80 @@ async def test_the_same_seed_gives_the_same_data_and_its_events_are_in_the_outbo
     # Closed ones, and ones still open when the history ends.
     assert {"completed", "rejected"} <= statuses.keys()
     assert statuses.keys() & {"submitted", "received", "accepted", "in_progress"}
+
+
+async def test_a_run_split_by_county_writes_what_one_run_writes_and_a_stopped_county_is_redone(
+    referral_schema: SchemaFactory, servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = StoreKeys(master_key=os.urandom(32), index_key=os.urandom(32))
+    async with referral_schema() as whole_url:
+        whole, _ = await generate(
+            whole_url, keys, seed=3, referrals=REFERRALS, years=3, batch=50, progress=False
+        )
+    async with referral_schema() as split_url:
+        schema = split_url.rsplit("search_path=", 1)[1]
+        await generate_directory(split_url, keys, seed=3, years=3, topic_prefix="run.")
+        # A second call finds the directory there and writes nothing.
+        await generate_directory(split_url, keys, seed=3, years=3, topic_prefix="run.")
+
+        async def county(number: str) -> dict[str, Any]:
+            summary, _ = await generate_county(
+                servers.database_url,
+                schema,
+                keys,
+                seed=3,
+                referrals=REFERRALS,
+                county=number,
+                years=3,
+                batch=50,
+                progress=False,
+                topic_prefix="run.",
+            )
+            return summary
+
+        # A county stopped part way (here: as it is recorded) leaves nothing in the run but
+        # its staging schema, and the next run of it starts from nothing.
+        original = asyncpg.Connection.execute
+        calls = 0
+
+        async def execute(self: asyncpg.Connection, query: str, *args: object) -> str:
+            nonlocal calls
+            if query.lstrip().startswith("INSERT INTO") and "generated_counties" in query:
+                calls += 1
+                raise RuntimeError("stopped before the county was recorded")
+            return await original(self, query, *args)
+
+        with monkeypatch.context() as patched:
+            patched.setattr(asyncpg.Connection, "execute", execute)
+            with pytest.raises(RuntimeError, match="stopped before"):
+                await county("03")
+        assert calls == 1
+        connection = await asyncpg.connect(split_url)
+        try:
+            assert await connection.fetchval("SELECT count(*) FROM referrals") == 0
+            summaries = [await county(c.number) for c in COUNTIES]
+            recorded = await connection.fetchval("SELECT count(*) FROM generated_counties")
+            events = await connection.fetchval("SELECT count(*) FROM outbox")
+            prefixed = await connection.fetchval(
+                "SELECT count(*) FROM outbox WHERE topic LIKE 'run.overgang.%'"
+            )
+            statuses = dict(
+                await connection.fetch("SELECT status, count(*) FROM referrals GROUP BY status")
+            )
+            directory_events = await connection.fetchval(
+                "SELECT (summary ->> 'events')::int FROM generated_counties"
+                " WHERE county_number = 'directory'"
+            )
+            staging_left = await connection.fetchval(
+                "SELECT count(*) FROM pg_namespace WHERE nspname LIKE $1", f"{schema}_county_%"
+            )
+        finally:
+            await connection.close()
+
+    assert recorded == len(COUNTIES) + 1
+    assert staging_left == 0
+    assert events == prefixed == whole["events"]
+    assert sum(s["events"] for s in summaries) + directory_events == whole["events"]
+    assert sum(s["referrals"] for s in summaries) == whole["referrals"]
+    assert sum(s["subjects"] for s in summaries) == whole["subjects"]
+    assert statuses == whole["statuses"]
