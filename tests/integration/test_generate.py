@@ -176,9 +176,12 @@ async def test_a_run_split_by_county_writes_what_one_run_writes_and_a_stopped_co
             prefixed = await connection.fetchval(
                 "SELECT count(*) FROM outbox WHERE topic LIKE 'run.overgang.%'"
             )
-            statuses = dict(
-                await connection.fetch("SELECT status, count(*) FROM referrals GROUP BY status")
-            )
+            statuses: dict[str, int] = {
+                row[0]: row[1]
+                for row in await connection.fetch(
+                    "SELECT status, count(*) FROM referrals GROUP BY status"
+                )
+            }
             directory_events = await connection.fetchval(
                 "SELECT (summary ->> 'events')::int FROM generated_counties"
                 " WHERE county_number = 'directory'"
