@@ -17,6 +17,8 @@ Goals (issue 11): worklist p99 < 50 ms, yearly county statistics < 2 s, verify o
 
 import argparse
 import asyncio
+import base64
+import contextlib
 import datetime as dt
 import json
 import os
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import asyncpg
+import httpx
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 
@@ -46,14 +49,18 @@ from bench.generate import (
 )
 from deploy.local import stack
 from deploy.local.config import REPOSITORY, TEST_DATABASE, StackConfig
+from deploy.local.dev_issuer import jwks_file
 from schemas.codes import Role
 from schemas.ids import ActorId, OrganisationId
 from schemas.topics import ACCESS, PERSON
 from schemas.topics import DIRECTORY as DIRECTORY_TOPIC
 from services.audit.consumers import AuditTopics, audit_consumers
+from services.audit.domain.deadlines import Notice, approaching_horizon
 from services.audit.domain.statistics import Period
+from services.audit.store import deadlines as deadline_store
 from services.audit.store import statistics as statistics_store
 from services.audit.store import timelines
+from services.audit.usecases.deadlines import scan as scan_deadlines
 from services.audit.usecases.statistics import read_statistics
 from services.plumbing.auth import Principal
 from services.plumbing.consumer import EventConsumer
@@ -64,6 +71,7 @@ from services.plumbing.outbox import OutboxRelay, RelaySettings
 from services.referral.crypto import StoreKeys
 from services.referral.domain.status import OPEN_STATUSES, ReferralStatus
 from services.referral.store import worklists
+from tests.servers import free_port
 
 RESULTS = REPOSITORY / "bench" / "results" / "scale.json"
 # Where each run keeps its store keys (a run resumed later must open its data keys).
@@ -277,10 +285,9 @@ def _total(rows: list[asyncpg.Record]) -> dict[str, Any]:
 
 async def carry(bootstrap: str, run: Run, generating: "asyncio.Task[Any]") -> dict[str, Any]:
     """The referral outbox through the outbox relay and Kafka into the audit service's
-    consumers, while the counties are generated and until the audit log holds every event.
-    The relay prunes what it sent after a minute, so the outbox stays small however long the
-    run. Consumer groups and topics are the run's own and kept: a run resumed later goes on
-    where it stopped."""
+    consumers, until generation is done and the audit log holds every event. The relay prunes
+    what it sent after a minute, so the outbox does not keep the decade. Consumer groups and
+    topics are the run's own and kept: a run resumed later goes on where it stopped."""
     # What the referral service writes to its outbox.
     ours = [f"{run.topic_prefix}{topic.name}" for topic in (PERSON, DIRECTORY_TOPIC, ACCESS)]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -502,9 +509,11 @@ async def build(
     """Generate what is not generated yet and carry it to the audit log; what was generated
     (all of the run) and at what rates (this call's)."""
     await generate_directory(run.referral_url, run.keys, seed=seed, topic_prefix=run.topic_prefix)
+    # Generation first, then the carry: the carry is then a consumer catching up on a backlog
+    # (what a restart after downtime is), on a machine not shared with the generator.
     generating = asyncio.create_task(generate_counties(run, referrals, seed, workers))
-    carried = await carry(bootstrap, run, generating)
     generated_now = await generating
+    carried = await carry(bootstrap, run, generating)
     counties = [row for number, row in (await generated(run)).items() if number != DIRECTORY]
     # Each county's own time: what one generator process does per second.
     rates = [json.loads(row["rate"]) for row in counties]
@@ -538,6 +547,7 @@ async def queries(run: Run) -> dict[str, Any]:
         "county_statistics_year": await county_statistics(audit_url, YEAR, runs=5),
         "county_statistics_five_years": await county_statistics(audit_url, FIVE_YEARS, runs=3),
         "verify": await verify(audit_url),
+        "deadline_scan": await deadline_scan(run, runs=20),
         "database": {
             "referral": await sizes(
                 referral_url, ["referrals", "referral_history", "subjects", "outbox"]
@@ -545,6 +555,105 @@ async def queries(run: Run) -> dict[str, Any]:
             "audit": await sizes(audit_url, ["audit_log"]),
         },
     }
+
+
+async def cold_start(bootstrap: str, run: Run, service: str, *, url: str) -> float:
+    """Seconds from starting `service` as a process of its own on the run's database (and
+    topics of its own: bench/restart.py) until it answers ready."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "OVERGANG_KAFKA_BOOTSTRAP": bootstrap,
+        "OVERGANG_DATABASE_URL": url,
+        "OVERGANG_PORT": str(port),
+        "OVERGANG_AUTH_JWKS": str(jwks_file(StackConfig().dev_issuer_dir)),
+        "OVERGANG_MASTER_KEY": base64.b64encode(run.keys.master_key).decode(),
+        "OVERGANG_INDEX_KEY": base64.b64encode(run.keys.index_key).decode(),
+        "OVERGANG_LOG_LEVEL": "WARNING",
+    }
+    began = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.restart",
+        service,
+        f"{run.topic_prefix}restart.",
+        env=environment,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient() as client:
+            while True:
+                if process.returncode is not None:
+                    raise RuntimeError(f"the {service} service stopped before it was ready")
+                with contextlib.suppress(httpx.HTTPError):
+                    answer = await client.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                    if answer.status_code == 200:
+                        return time.perf_counter() - began
+                if time.perf_counter() - began > 180:
+                    raise RuntimeError(f"the {service} service was not ready in 180 s")
+                await asyncio.sleep(0.05)
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def cold_starts(bootstrap: str, run: Run, runs: int = 3) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for service, url in (("referral", run.referral_url), ("audit", run.audit_url)):
+        times = [await cold_start(bootstrap, run, service, url=url) for _ in range(runs)]
+        figures[service] = {
+            "seconds_to_ready": [round(t, 2) for t in times],
+            "median_s": round(stats.median(times), 2),
+        }
+    return figures
+
+
+async def deadline_scan(run: Run, runs: int) -> dict[str, Any]:
+    """The audit service's deadline scan as it runs every minute: the first, which raises what
+    fell due since the history ended (after a cold start, the backlog), then scans with
+    nothing new to raise; with the scan query's plan."""
+    pool: asyncpg.Pool = await asyncpg.create_pool(run.audit_url, min_size=1, max_size=2)
+    topic = f"{run.topic_prefix}deadlines"
+
+    async def scan() -> dict[Notice, int]:
+        return await scan_deadlines(
+            pool, topic=topic, now=dt.datetime.now(dt.UTC), approaching_working_days=1
+        )
+
+    try:
+        began = time.perf_counter()
+        raised = await scan()
+        first = time.perf_counter() - began
+        figures = await timed(scan, runs)
+        async with pool.acquire() as connection:
+            recorder = Recorder(connection)
+            now = dt.datetime.now(dt.UTC)
+            await deadline_store.lock_watched(
+                cast(Connection, recorder),
+                due_before=approaching_horizon(now, 1),
+                now=now,
+                limit=200,
+            )
+            plan = await plans(connection, recorder)
+            counts = await _one_row(
+                connection,
+                """SELECT count(*) AS deadlines,
+                          count(*) FILTER (WHERE due_at IS NOT NULL AND met_at IS NULL
+                                           AND closed_at IS NULL AND missed_raised_at IS NULL)
+                              AS watched
+                   FROM deadlines""",
+            )
+        return {
+            "deadlines": counts["deadlines"],
+            "watched": counts["watched"],
+            "first_scan_s": round(first, 2),
+            "first_scan_raised": {notice.value: count for notice, count in raised.items()},
+            **figures,
+            "plan": plan,
+        }
+    finally:
+        await pool.close()
 
 
 async def drop(bootstrap: str, run: Run) -> None:
@@ -574,6 +683,7 @@ async def measure(
     run = await prepare(run_of(database_url, referrals, seed))
     built = await build(bootstrap, run, referrals, seed, workers)
     figures = await queries(run)
+    figures["cold_start"] = await cold_starts(bootstrap, run)
     if not keep:
         await drop(bootstrap, run)
     goals_met = {
