@@ -26,7 +26,9 @@ from schemas.referrals import (
     ContactMethod,
     ContactResult,
     Outcome,
+    ReferralContactRecordedV1,
     ReferralEvent,
+    ReferralFollowUpRecordedV1,
     RejectionReason,
     StatutoryBasis,
     WithdrawalReason,
@@ -124,55 +126,69 @@ async def _append_records(
     def sealed(note: str | None) -> bytes | None:
         return None if note is None else crypto.encrypt(note, data_key, referral.subject_id)
 
-    await connection.executemany(
-        """INSERT INTO referral_history (referral_id, version, event_type, event, sealed_note,
-               occurred_at)
-           VALUES ($1, $2, $3, $4::jsonb, $5, $6)""",
-        [
-            (
-                referral.referral_id,
-                entry.version,
-                entry.event.ce_type,
-                entry.event.model_dump_json(),
-                sealed(entry.note),
-                entry.event.occurred_at,
-            )
-            for entry in new_entries
-        ],
-    )
-    # Contacts and follow-ups are append-only; the version check above already serialises
-    # writers, so only the ones recorded since `expected_version` are new.
-    await connection.executemany(
-        """INSERT INTO referral_contacts (contact_id, referral_id, method, result, recorded_at,
-               recorded_by)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (contact_id) DO NOTHING""",
-        [
-            (
-                contact.contact_id,
-                referral.referral_id,
-                contact.method.value,
-                contact.result.value,
-                contact.recorded_at,
-                contact.recorded_by,
-            )
-            for contact in referral.contacts
-        ],
-    )
-    await connection.executemany(
-        """INSERT INTO referral_follow_ups (follow_up_id, referral_id, method, recorded_at,
-               recorded_by)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (follow_up_id) DO NOTHING""",
-        [
-            (
-                follow_up.follow_up_id,
-                referral.referral_id,
-                follow_up.method.value,
-                follow_up.recorded_at,
-                follow_up.recorded_by,
-            )
-            for follow_up in referral.follow_ups
-        ],
-    )
+    if new_entries:
+        await connection.executemany(
+            """INSERT INTO referral_history (referral_id, version, event_type, event,
+                   sealed_note, occurred_at)
+               VALUES ($1, $2, $3, $4::jsonb, $5, $6)""",
+            [
+                (
+                    referral.referral_id,
+                    entry.version,
+                    entry.event.ce_type,
+                    entry.event.model_dump_json(),
+                    sealed(entry.note),
+                    entry.event.occurred_at,
+                )
+                for entry in new_entries
+            ],
+        )
+    # Contacts and follow-ups are append-only, and each is recorded by a step of its own; the
+    # version check above already serialises writers, so only those of the new steps are new.
+    new_events = [entry.event for entry in new_entries]
+    contact_ids = {
+        event.contact_id for event in new_events if isinstance(event, ReferralContactRecordedV1)
+    }
+    new_contacts = [contact for contact in referral.contacts if contact.contact_id in contact_ids]
+    if new_contacts:
+        await connection.executemany(
+            """INSERT INTO referral_contacts (contact_id, referral_id, method, result,
+                   recorded_at, recorded_by)
+               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (contact_id) DO NOTHING""",
+            [
+                (
+                    contact.contact_id,
+                    referral.referral_id,
+                    contact.method.value,
+                    contact.result.value,
+                    contact.recorded_at,
+                    contact.recorded_by,
+                )
+                for contact in new_contacts
+            ],
+        )
+    follow_up_ids = {
+        event.follow_up_id for event in new_events if isinstance(event, ReferralFollowUpRecordedV1)
+    }
+    new_follow_ups = [
+        follow_up for follow_up in referral.follow_ups if follow_up.follow_up_id in follow_up_ids
+    ]
+    if new_follow_ups:
+        await connection.executemany(
+            """INSERT INTO referral_follow_ups (follow_up_id, referral_id, method, recorded_at,
+                   recorded_by)
+               VALUES ($1, $2, $3, $4, $5) ON CONFLICT (follow_up_id) DO NOTHING""",
+            [
+                (
+                    follow_up.follow_up_id,
+                    referral.referral_id,
+                    follow_up.method.value,
+                    follow_up.recorded_at,
+                    follow_up.recorded_by,
+                )
+                for follow_up in new_follow_ups
+            ],
+        )
 
 
 def _values(referral: Referral) -> list[object]:
