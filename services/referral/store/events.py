@@ -1,6 +1,7 @@
 """Writing domain events to the outbox, in the transaction of the change they describe."""
 
 import datetime as dt
+import itertools
 import uuid
 from collections.abc import Callable, Iterable
 
@@ -16,7 +17,11 @@ NewId = Callable[[], uuid.UUID]
 async def enqueue_all(
     connection: Connection, events: Iterable[EventData], *, new_id: NewId, now: dt.datetime
 ) -> None:
-    """Every event to the outbox, in order, in the caller's open transaction."""
-    for data in events:
-        event = CloudEvent.of(data, source=SOURCE, event_id=new_id(), time=now)
-        await outbox.enqueue(connection, event, data.topic.name)
+    """Every event to the outbox, in order, in the caller's open transaction: one round trip
+    for each run of events to one topic (none for no events)."""
+    for topic, run in itertools.groupby(events, key=lambda data: data.topic.name):
+        await outbox.enqueue_all(
+            connection,
+            [CloudEvent.of(data, source=SOURCE, event_id=new_id(), time=now) for data in run],
+            topic,
+        )

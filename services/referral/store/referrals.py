@@ -26,7 +26,9 @@ from schemas.referrals import (
     ContactMethod,
     ContactResult,
     Outcome,
+    ReferralContactRecordedV1,
     ReferralEvent,
+    ReferralFollowUpRecordedV1,
     RejectionReason,
     StatutoryBasis,
     WithdrawalReason,
@@ -39,7 +41,7 @@ from services.referral.domain.records import Contact, FollowUp, HistoryEntry
 from services.referral.domain.referral import Referral
 from services.referral.domain.status import OPEN_STATUSES, ReferralStatus
 from services.referral.store import subjects
-from services.referral.store.errors import NotFound
+from services.referral.store.errors import NotFound, SubjectErased
 from services.referral.store.events import NewId, enqueue_all
 
 _EVENT_TYPES: dict[str, type[ReferralEvent]] = {
@@ -124,55 +126,69 @@ async def _append_records(
     def sealed(note: str | None) -> bytes | None:
         return None if note is None else crypto.encrypt(note, data_key, referral.subject_id)
 
-    await connection.executemany(
-        """INSERT INTO referral_history (referral_id, version, event_type, event, sealed_note,
-               occurred_at)
-           VALUES ($1, $2, $3, $4::jsonb, $5, $6)""",
-        [
-            (
-                referral.referral_id,
-                entry.version,
-                entry.event.ce_type,
-                entry.event.model_dump_json(),
-                sealed(entry.note),
-                entry.event.occurred_at,
-            )
-            for entry in new_entries
-        ],
-    )
-    # Contacts and follow-ups are append-only; the version check above already serialises
-    # writers, so only the ones recorded since `expected_version` are new.
-    await connection.executemany(
-        """INSERT INTO referral_contacts (contact_id, referral_id, method, result, recorded_at,
-               recorded_by)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (contact_id) DO NOTHING""",
-        [
-            (
-                contact.contact_id,
-                referral.referral_id,
-                contact.method.value,
-                contact.result.value,
-                contact.recorded_at,
-                contact.recorded_by,
-            )
-            for contact in referral.contacts
-        ],
-    )
-    await connection.executemany(
-        """INSERT INTO referral_follow_ups (follow_up_id, referral_id, method, recorded_at,
-               recorded_by)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (follow_up_id) DO NOTHING""",
-        [
-            (
-                follow_up.follow_up_id,
-                referral.referral_id,
-                follow_up.method.value,
-                follow_up.recorded_at,
-                follow_up.recorded_by,
-            )
-            for follow_up in referral.follow_ups
-        ],
-    )
+    if new_entries:
+        await connection.executemany(
+            """INSERT INTO referral_history (referral_id, version, event_type, event,
+                   sealed_note, occurred_at)
+               VALUES ($1, $2, $3, $4::jsonb, $5, $6)""",
+            [
+                (
+                    referral.referral_id,
+                    entry.version,
+                    entry.event.ce_type,
+                    entry.event.model_dump_json(),
+                    sealed(entry.note),
+                    entry.event.occurred_at,
+                )
+                for entry in new_entries
+            ],
+        )
+    # Contacts and follow-ups are append-only, and each is recorded by a step of its own; the
+    # version check above already serialises writers, so only those of the new steps are new.
+    new_events = [entry.event for entry in new_entries]
+    contact_ids = {
+        event.contact_id for event in new_events if isinstance(event, ReferralContactRecordedV1)
+    }
+    new_contacts = [contact for contact in referral.contacts if contact.contact_id in contact_ids]
+    if new_contacts:
+        await connection.executemany(
+            """INSERT INTO referral_contacts (contact_id, referral_id, method, result,
+                   recorded_at, recorded_by)
+               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (contact_id) DO NOTHING""",
+            [
+                (
+                    contact.contact_id,
+                    referral.referral_id,
+                    contact.method.value,
+                    contact.result.value,
+                    contact.recorded_at,
+                    contact.recorded_by,
+                )
+                for contact in new_contacts
+            ],
+        )
+    follow_up_ids = {
+        event.follow_up_id for event in new_events if isinstance(event, ReferralFollowUpRecordedV1)
+    }
+    new_follow_ups = [
+        follow_up for follow_up in referral.follow_ups if follow_up.follow_up_id in follow_up_ids
+    ]
+    if new_follow_ups:
+        await connection.executemany(
+            """INSERT INTO referral_follow_ups (follow_up_id, referral_id, method, recorded_at,
+                   recorded_by)
+               VALUES ($1, $2, $3, $4, $5) ON CONFLICT (follow_up_id) DO NOTHING""",
+            [
+                (
+                    follow_up.follow_up_id,
+                    referral.referral_id,
+                    follow_up.method.value,
+                    follow_up.recorded_at,
+                    follow_up.recorded_by,
+                )
+                for follow_up in new_follow_ups
+            ],
+        )
 
 
 def _values(referral: Referral) -> list[object]:
@@ -214,66 +230,120 @@ COLUMNS = """referral_id, subject_id, from_organisation_id, to_organisation_id, 
     cancellation_reason, outcome, overdue_since"""
 
 
+# The referral's own columns, qualified for `get`'s joins.
+_REFERRAL_COLUMNS = ", ".join(f"r.{name.strip()}" for name in COLUMNS.split(","))
+# The referral, its person's key, and its history, contacts and follow-ups as one row: each
+# list as parallel arrays (NULL when empty), in the order they are read back.
+_GET = f"""SELECT {_REFERRAL_COLUMNS},
+           s.subject_id IS NOT NULL AS subject_found, s.wrapped_key, s.erased_at,
+           h.versions, h.event_types, h.events, h.sealed_notes,
+           c.contact_ids, c.contact_methods, c.contact_results, c.contacts_recorded_at,
+           c.contacts_recorded_by,
+           f.follow_up_ids, f.follow_up_methods, f.follow_ups_recorded_at,
+           f.follow_ups_recorded_by
+    FROM referrals r
+    LEFT JOIN subjects s ON s.subject_id = r.subject_id
+    CROSS JOIN LATERAL (
+        SELECT array_agg(version ORDER BY version) AS versions,
+               array_agg(event_type ORDER BY version) AS event_types,
+               array_agg(event ORDER BY version) AS events,
+               array_agg(sealed_note ORDER BY version) AS sealed_notes
+        FROM referral_history WHERE referral_id = r.referral_id) h
+    CROSS JOIN LATERAL (
+        SELECT array_agg(contact_id ORDER BY recorded_at, contact_id) AS contact_ids,
+               array_agg(method ORDER BY recorded_at, contact_id) AS contact_methods,
+               array_agg(result ORDER BY recorded_at, contact_id) AS contact_results,
+               array_agg(recorded_at ORDER BY recorded_at, contact_id) AS contacts_recorded_at,
+               array_agg(recorded_by ORDER BY recorded_at, contact_id) AS contacts_recorded_by
+        FROM referral_contacts WHERE referral_id = r.referral_id) c
+    CROSS JOIN LATERAL (
+        SELECT array_agg(follow_up_id ORDER BY recorded_at, follow_up_id) AS follow_up_ids,
+               array_agg(method ORDER BY recorded_at, follow_up_id) AS follow_up_methods,
+               array_agg(recorded_at ORDER BY recorded_at, follow_up_id)
+                   AS follow_ups_recorded_at,
+               array_agg(recorded_by ORDER BY recorded_at, follow_up_id)
+                   AS follow_ups_recorded_by
+        FROM referral_follow_ups WHERE referral_id = r.referral_id) f
+    WHERE r.referral_id = $1"""  # noqa: S608
+
+
 async def get(
     connection: Connection, referral_id: ReferralId, keys: StoreKeys, *, for_update: bool = False
 ) -> Referral:
     """The referral with its history (notes opened), contacts and follow-ups; NotFound when
     there is none, SubjectErased when the person's key is destroyed. `for_update` locks it
     until the caller's transaction ends."""
-    lock = " FOR UPDATE" if for_update else ""
-    row = await connection.fetchrow(
-        f"SELECT {COLUMNS} FROM referrals WHERE referral_id = $1{lock}",  # noqa: S608
-        referral_id,
-    )
+    row = await connection.fetchrow(_GET + (" FOR UPDATE OF r" if for_update else ""), referral_id)
+    if row is not None and for_update and _last_version(row) != row["version"]:
+        # The lock waited for a change that committed meanwhile: the statement returns the
+        # changed referral row but reads the other tables as they were before that change
+        # (read committed re-checks only the locked row). Now that the lock is held, a second
+        # read sees the change whole.
+        row = await connection.fetchrow(_GET, referral_id)
     if row is None:
         raise NotFound(f"no referral {referral_id}")
     subject_id = SubjectId(row["subject_id"])
-    data_key = await subjects.data_key(connection, subject_id, keys)
-    history = await connection.fetch(
-        "SELECT version, event_type, event, sealed_note FROM referral_history"
-        " WHERE referral_id = $1 ORDER BY version",
-        referral_id,
-    )
-    contacts = await connection.fetch(
-        "SELECT * FROM referral_contacts WHERE referral_id = $1 ORDER BY recorded_at, contact_id",
-        referral_id,
-    )
-    follow_ups = await connection.fetch(
-        "SELECT * FROM referral_follow_ups WHERE referral_id = $1"
-        " ORDER BY recorded_at, follow_up_id",
-        referral_id,
-    )
+    if not row["subject_found"]:
+        raise NotFound(f"no subject {subject_id}")
+    if row["erased_at"] is not None:
+        raise SubjectErased(f"subject {subject_id} was erased")
+    data_key = keys.unwrap(row["wrapped_key"], subject_id)
     referral = from_row(row)
     referral.history = [
         HistoryEntry(
-            entry["version"],
-            _EVENT_TYPES[entry["event_type"]].model_validate_json(entry["event"]),
-            None
-            if entry["sealed_note"] is None
-            else crypto.decrypt(entry["sealed_note"], data_key, subject_id),
+            version,
+            _EVENT_TYPES[event_type].model_validate_json(event),
+            None if sealed_note is None else crypto.decrypt(sealed_note, data_key, subject_id),
         )
-        for entry in history
+        for version, event_type, event, sealed_note in zip(
+            *_lists(row, "versions", "event_types", "events", "sealed_notes"), strict=True
+        )
     ]
     referral.contacts = [
         Contact(
-            ContactId(contact["contact_id"]),
-            ContactMethod(contact["method"]),
-            ContactResult(contact["result"]),
-            contact["recorded_at"],
-            ActorId(contact["recorded_by"]),
+            ContactId(contact_id),
+            ContactMethod(method),
+            ContactResult(result),
+            recorded_at,
+            ActorId(recorded_by),
         )
-        for contact in contacts
+        for contact_id, method, result, recorded_at, recorded_by in zip(
+            *_lists(
+                row,
+                "contact_ids",
+                "contact_methods",
+                "contact_results",
+                "contacts_recorded_at",
+                "contacts_recorded_by",
+            ),
+            strict=True,
+        )
     ]
     referral.follow_ups = [
-        FollowUp(
-            FollowUpId(follow_up["follow_up_id"]),
-            ContactMethod(follow_up["method"]),
-            follow_up["recorded_at"],
-            ActorId(follow_up["recorded_by"]),
+        FollowUp(FollowUpId(follow_up_id), ContactMethod(method), recorded_at, ActorId(recorded_by))
+        for follow_up_id, method, recorded_at, recorded_by in zip(
+            *_lists(
+                row,
+                "follow_up_ids",
+                "follow_up_methods",
+                "follow_ups_recorded_at",
+                "follow_ups_recorded_by",
+            ),
+            strict=True,
         )
-        for follow_up in follow_ups
     ]
     return referral
+
+
+def _last_version(row: asyncpg.Record) -> int:
+    """The version of the last step in `row`'s history (each step adds one version)."""
+    versions: list[int] | None = row["versions"]
+    return versions[-1] if versions else 0
+
+
+def _lists(row: asyncpg.Record, *columns: str) -> list[list[typing.Any]]:
+    """`row`'s array columns as lists (an aggregate of no rows is NULL)."""
+    return [row[column] or [] for column in columns]
 
 
 def from_row(row: asyncpg.Record) -> Referral:

@@ -13,7 +13,6 @@ from services.plumbing.working_days import oslo_date
 from services.referral.domain.agreements import Agreement, recipients
 from services.referral.store import agreements as store
 from services.referral.store import organisations
-from services.referral.store.errors import NotFound
 from services.referral.usecases.acting import Clock, actor_of, new_id, now
 from services.referral.usecases.errors import NotPermitted, UnknownOrganisations
 
@@ -57,12 +56,9 @@ async def register_agreement(
         **vars(terms),
     )
     async with connection.transaction():
-        unknown = set()
-        for party in terms.parties:
-            try:
-                await organisations.get(connection, party)
-            except NotFound:
-                unknown.add(party)
+        unknown = (
+            set(terms.parties) - (await organisations.get_many(connection, terms.parties)).keys()
+        )
         if unknown:
             raise UnknownOrganisations("parties", unknown)
         await store.save(connection, event, new_id=new_id)

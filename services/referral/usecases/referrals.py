@@ -326,12 +326,13 @@ async def _apply(
             )
             referral.assign(actor, assignee, expected_version=version, now=at)
         case Redirect():
+            to, current_receiver = await _redirection_organisations(
+                connection, command.to_organisation_id, referral.to_organisation_id
+            )
             referral.redirect(
                 actor,
-                to=await _organisation(
-                    connection, command.to_organisation_id, "to_organisation_id"
-                ),
-                current_receiver=await organisations.get(connection, referral.to_organisation_id),
+                to=to,
+                current_receiver=current_receiver,
                 reason=command.reason,
                 subject=await _subject(connection, referral.subject_id, keys),
                 agreements=await agreements.latest_of_party(
@@ -493,13 +494,17 @@ async def _sender_and_receiver(
     return found[principal.organisation_id], found[to_organisation_id]
 
 
-async def _organisation(
-    connection: Connection, organisation_id: OrganisationId, field_name: str
-) -> Organisation:
-    try:
-        return await organisations.get(connection, organisation_id)
-    except NotFound:
-        raise UnknownReference(field_name, "no such organisation in the directory") from None
+async def _redirection_organisations(
+    connection: Connection, to_organisation_id: OrganisationId, receiver_id: OrganisationId
+) -> tuple[Organisation, Organisation]:
+    """Where a referral is redirected to (UnknownReference when it is not in the directory)
+    and who has it now, in one read."""
+    found = await organisations.get_many(connection, {to_organisation_id, receiver_id})
+    if to_organisation_id not in found:
+        raise UnknownReference("to_organisation_id", "no such organisation in the directory")
+    if receiver_id not in found:
+        raise NotFound(f"no organisation {receiver_id}")
+    return found[to_organisation_id], found[receiver_id]
 
 
 async def _consent(connection: Connection, consent_id: ConsentId | None) -> Consent | None:

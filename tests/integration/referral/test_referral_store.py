@@ -1,6 +1,7 @@
 """The referral and consent repositories: round trips, optimistic concurrency, the outbox in
 the same transaction, and worklist pagination."""
 
+import asyncio
 import datetime as dt
 import uuid
 
@@ -111,6 +112,38 @@ async def test_a_stale_save_raises_stale_version_and_changes_nothing(
     assert stored.status is ReferralStatus.RECEIVED
     assert [entry.version for entry in stored.history] == [1, 2]
     assert "no.overgang.referral.withdrawn.v1" not in await outbox_types(store)
+
+
+async def test_a_locking_read_that_waited_for_a_change_reads_the_change_whole(
+    store: asyncpg.Connection, database_url: str
+) -> None:
+    referral = in_status(ReferralStatus.IN_PROGRESS)
+    await save(store, referral, 0)
+    other = await asyncpg.connect(database_url)
+
+    async def read_locked() -> Referral:
+        async with other.transaction():
+            return await referrals.get(other, referral.referral_id, KEYS, for_update=True)
+
+    try:
+        async with store.transaction():
+            changing = await referrals.get(store, referral.referral_id, KEYS, for_update=True)
+            version = changing.version
+            contact(changing, 2)
+            await referrals.save(
+                store, changing, expected_version=version, new_id=uuid.uuid4, now=LATER, keys=KEYS
+            )
+            waiting = asyncio.create_task(read_locked())
+            while not await store.fetchval(  # noqa: ASYNC110 - the server says, not an event
+                "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1",
+                other.get_server_pid(),
+            ):
+                await asyncio.sleep(0.01)
+        loaded = await waiting
+    finally:
+        await other.close()
+    assert same(loaded, changing)
+    assert [entry.version for entry in loaded.history] == list(range(1, loaded.version + 1))
 
 
 async def test_filing_the_same_referral_twice_is_stale(store: asyncpg.Connection) -> None:
