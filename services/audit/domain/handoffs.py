@@ -1,0 +1,171 @@
+"""A referral's steps as the handoff statistics count them, and the times measured on them.
+
+The statistics (services/audit/domain/statistics.py) count a step in the period its
+`occurred_at` falls in, for its receiving organisation (a redirect: the one that sent it on),
+and measure three times on it, in hours, each from the latest step of the same referral that
+comes before it in (occurred_at, log sequence) order, wherever that step lies:
+
+- to receive: a `received` step, from the latest submission or redirection before it;
+- to decide: an `accepted` or `rejected` step, from the latest acknowledgement before it, when
+  that acknowledgement came no earlier than the latest submission or redirection (a referral
+  redirected and not yet acknowledged again has no decision time);
+- to first contact: the first contact that reached the person, from the latest acceptance
+  before it.
+
+Only the steps that are counted or measured from are kept: filed, received, accepted,
+rejected, redirected, completed and the contacts that reached the person. The ids of the
+referral and of organisations, codes and times: never anything about the person."""
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from schemas.envelope import EventData
+from schemas.referrals import (
+    ContactResult,
+    ReferralAcceptedV1,
+    ReferralCompletedV1,
+    ReferralContactRecordedV1,
+    ReferralReceivedV1,
+    ReferralRedirectedV1,
+    ReferralRejectedV1,
+    ReferralSubmittedV1,
+)
+
+_HOUR_S = 3600
+
+
+class StepName(StrEnum):
+    """The steps the statistics keep, named as their event types name them."""
+
+    SUBMITTED = "submitted"
+    RECEIVED = "received"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    REDIRECTED = "redirected"
+    CONTACT_RECORDED = "contact_recorded"  # only those that reached the person
+    COMPLETED = "completed"
+
+
+_ARRIVALS = frozenset({StepName.SUBMITTED, StepName.REDIRECTED})
+_DECISIONS = frozenset({StepName.ACCEPTED, StepName.REJECTED})
+
+
+@dataclass(frozen=True)
+class HandoffStep:
+    """One kept step of one referral, with the times measured on it (None: none)."""
+
+    sequence: int  # its row in the audit log
+    referral_id: uuid.UUID
+    step: StepName
+    occurred_at: dt.datetime
+    receiver: uuid.UUID
+    sender: uuid.UUID
+    code: str | None = None  # the reason of a rejection or redirection; a completion's outcome
+    receive_hours: float | None = None
+    decide_hours: float | None = None
+    contact_hours: float | None = None
+
+    @property
+    def order(self) -> tuple[dt.datetime, int]:
+        """Where it stands among its referral's steps."""
+        return (self.occurred_at, self.sequence)
+
+    @property
+    def times(self) -> tuple[float | None, float | None, float | None]:
+        return (self.receive_hours, self.decide_hours, self.contact_hours)
+
+
+def handoff_step(data: EventData, sequence: int) -> HandoffStep | None:
+    """The step an event logged at `sequence` is, as the statistics keep it (not measured
+    yet); None when they keep nothing of it."""
+    code: str | None = None
+    receiver: uuid.UUID
+    match data:
+        case ReferralSubmittedV1():
+            step, receiver = StepName.SUBMITTED, data.to_organisation_id
+        case ReferralReceivedV1():
+            step, receiver = StepName.RECEIVED, data.to_organisation_id
+        case ReferralAcceptedV1():
+            step, receiver = StepName.ACCEPTED, data.to_organisation_id
+        case ReferralRejectedV1():
+            step, receiver, code = StepName.REJECTED, data.to_organisation_id, data.reason
+        case ReferralRedirectedV1():
+            # A redirect is the decision of the organisation that sent it on.
+            step, receiver = StepName.REDIRECTED, data.redirected_from_organisation_id
+            code = data.reason
+        case ReferralContactRecordedV1() if data.result is ContactResult.REACHED:
+            step, receiver = StepName.CONTACT_RECORDED, data.to_organisation_id
+        case ReferralCompletedV1():
+            step, receiver, code = StepName.COMPLETED, data.to_organisation_id, data.outcome
+        case _:
+            return None
+    return HandoffStep(
+        sequence=sequence,
+        referral_id=data.referral_id,
+        step=step,
+        occurred_at=data.occurred_at,
+        receiver=receiver,
+        sender=data.from_organisation_id,
+        code=None if code is None else str(code),
+    )
+
+
+def _hours(since: dt.datetime, until: dt.datetime) -> float:
+    # As PostgreSQL's extract(epoch FROM until - since)::float8 / 3600: the exact seconds,
+    # rounded once to a double, then divided.
+    return (until - since).total_seconds() / _HOUR_S
+
+
+def measured(steps: Iterable[HandoffStep]) -> list[HandoffStep]:
+    """One referral's steps with their times measured from each other, in their order."""
+    arrived_at: dt.datetime | None = None
+    received_at: dt.datetime | None = None
+    accepted_at: dt.datetime | None = None
+    reached = 0
+    result: list[HandoffStep] = []
+    for step in sorted(steps, key=lambda s: s.order):
+        at = step.occurred_at
+        receive = decide = contact = None
+        match step.step:
+            case StepName.RECEIVED if arrived_at is not None:
+                receive = _hours(arrived_at, at)
+            case StepName.ACCEPTED | StepName.REJECTED if (
+                received_at is not None and arrived_at is not None and received_at >= arrived_at
+            ):
+                decide = _hours(received_at, at)
+            case StepName.CONTACT_RECORDED:
+                reached += 1
+                if reached == 1 and accepted_at is not None:
+                    contact = _hours(accepted_at, at)
+        # In order, a step's own time is the latest of its kind so far.
+        if step.step in _ARRIVALS:
+            arrived_at = at
+        elif step.step is StepName.RECEIVED:
+            received_at = at
+        elif step.step is StepName.ACCEPTED:
+            accepted_at = at
+        result.append(
+            replace(step, receive_hours=receive, decide_hours=decide, contact_hours=contact)
+        )
+    return result
+
+
+def remeasured(kept: Iterable[HandoffStep], new: Iterable[HandoffStep]) -> list[HandoffStep]:
+    """What to write when `new` steps join the `kept` ones (of any referrals): every new step,
+    and every kept step whose times they changed, measured."""
+    by_referral: dict[uuid.UUID, list[HandoffStep]] = {}
+    for step in new:
+        by_referral.setdefault(step.referral_id, []).append(step)
+    before = {step.sequence: step for step in kept if step.referral_id in by_referral}
+    for step in before.values():
+        by_referral[step.referral_id].append(step)
+    written: list[HandoffStep] = []
+    for steps in by_referral.values():
+        for step in measured(steps):
+            old = before.get(step.sequence)
+            if old is None or old.times != step.times:
+                written.append(step)
+    return written
