@@ -50,7 +50,6 @@ class StepName(StrEnum):
 
 
 _ARRIVALS = frozenset({StepName.SUBMITTED, StepName.REDIRECTED})
-_DECISIONS = frozenset({StepName.ACCEPTED, StepName.REJECTED})
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,16 @@ def _hours(since: dt.datetime, until: dt.datetime) -> float:
 
 
 def measured(steps: Iterable[HandoffStep]) -> list[HandoffStep]:
-    """One referral's steps with their times measured from each other, in their order."""
+    """The steps with their times measured from the other steps of their referral: each
+    referral's in their order."""
+    by_referral: dict[uuid.UUID, list[HandoffStep]] = {}
+    for step in steps:
+        by_referral.setdefault(step.referral_id, []).append(step)
+    return [step for one in by_referral.values() for step in _measured(one)]
+
+
+def _measured(steps: list[HandoffStep]) -> list[HandoffStep]:
+    """One referral's steps, measured, in their order."""
     arrived_at: dt.datetime | None = None
     received_at: dt.datetime | None = None
     accepted_at: dt.datetime | None = None
@@ -154,18 +162,13 @@ def measured(steps: Iterable[HandoffStep]) -> list[HandoffStep]:
 
 
 def remeasured(kept: Iterable[HandoffStep], new: Iterable[HandoffStep]) -> list[HandoffStep]:
-    """What to write when `new` steps join the `kept` ones (of any referrals): every new step,
-    and every kept step whose times they changed, measured."""
-    by_referral: dict[uuid.UUID, list[HandoffStep]] = {}
-    for step in new:
-        by_referral.setdefault(step.referral_id, []).append(step)
-    before = {step.sequence: step for step in kept if step.referral_id in by_referral}
-    for step in before.values():
-        by_referral[step.referral_id].append(step)
-    written: list[HandoffStep] = []
-    for steps in by_referral.values():
-        for step in measured(steps):
-            old = before.get(step.sequence)
-            if old is None or old.times != step.times:
-                written.append(step)
-    return written
+    """What to write when `new` steps join the `kept` ones: every new step, and every kept
+    step of their referrals whose times they changed, measured."""
+    fresh = list(new)
+    referrals = {step.referral_id for step in fresh}
+    before = {step.sequence: step for step in kept if step.referral_id in referrals}
+    return [
+        step
+        for step in measured([*before.values(), *fresh])
+        if (old := before.get(step.sequence)) is None or old.times != step.times
+    ]
