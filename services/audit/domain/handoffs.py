@@ -12,9 +12,10 @@ comes before it in (occurred_at, log sequence) order, wherever that step lies:
 - to first contact: the first contact that reached the person, from the latest acceptance
   before it.
 
-Only the steps that are counted or measured from are kept: filed, received, accepted,
-rejected, redirected, completed and the contacts that reached the person. The ids of the
-referral and of organisations, codes and times: never anything about the person."""
+Every step of a referral is kept, each once, whether it is counted or not (a period's groups
+are those of the organisations and routes that took any step in it, even one that counts
+nothing). What is kept: the ids of the referral and of organisations, codes and times; never
+anything about the person."""
 
 import datetime as dt
 import uuid
@@ -25,36 +26,43 @@ from enum import StrEnum
 from schemas.envelope import EventData
 from schemas.referrals import (
     ContactResult,
-    ReferralAcceptedV1,
+    ReferralCancelledV1,
     ReferralCompletedV1,
     ReferralContactRecordedV1,
-    ReferralReceivedV1,
+    ReferralEvent,
     ReferralRedirectedV1,
     ReferralRejectedV1,
-    ReferralSubmittedV1,
+    ReferralWithdrawnV1,
 )
 
 _HOUR_S = 3600
 
 
 class StepName(StrEnum):
-    """The steps the statistics keep, named as their event types name them."""
+    """A referral's steps, named as their event types name them
+    (no.overgang.referral.<step>.v1)."""
 
     SUBMITTED = "submitted"
     RECEIVED = "received"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     REDIRECTED = "redirected"
-    CONTACT_RECORDED = "contact_recorded"  # only those that reached the person
+    WITHDRAWN = "withdrawn"
+    STARTED = "started"
+    CONTACT_RECORDED = "contact_recorded"
+    FOLLOW_UP_RECORDED = "follow_up_recorded"
     COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    ASSIGNED = "assigned"
 
 
 _ARRIVALS = frozenset({StepName.SUBMITTED, StepName.REDIRECTED})
+_REACHED = ContactResult.REACHED.value
 
 
 @dataclass(frozen=True)
 class HandoffStep:
-    """One kept step of one referral, with the times measured on it (None: none)."""
+    """One step of one referral, with the times measured on it (None: none)."""
 
     sequence: int  # its row in the audit log
     referral_id: uuid.UUID
@@ -62,7 +70,9 @@ class HandoffStep:
     occurred_at: dt.datetime
     receiver: uuid.UUID
     sender: uuid.UUID
-    code: str | None = None  # the reason of a rejection or redirection; a completion's outcome
+    # The reason of a rejection, redirection, withdrawal or cancellation; a completion's
+    # outcome; whether a contact reached the person.
+    code: str | None = None
     receive_hours: float | None = None
     decide_hours: float | None = None
     contact_hours: float | None = None
@@ -78,37 +88,36 @@ class HandoffStep:
 
 
 def handoff_step(data: EventData, sequence: int) -> HandoffStep | None:
-    """The step an event logged at `sequence` is, as the statistics keep it (not measured
-    yet); None when they keep nothing of it."""
+    """The step an event logged at `sequence` is (not measured yet); None when the event is
+    not a referral's step."""
+    if not isinstance(data, ReferralEvent):
+        return None
     code: str | None = None
-    receiver: uuid.UUID
     match data:
-        case ReferralSubmittedV1():
-            step, receiver = StepName.SUBMITTED, data.to_organisation_id
-        case ReferralReceivedV1():
-            step, receiver = StepName.RECEIVED, data.to_organisation_id
-        case ReferralAcceptedV1():
-            step, receiver = StepName.ACCEPTED, data.to_organisation_id
-        case ReferralRejectedV1():
-            step, receiver, code = StepName.REJECTED, data.to_organisation_id, data.reason
-        case ReferralRedirectedV1():
-            # A redirect is the decision of the organisation that sent it on.
-            step, receiver = StepName.REDIRECTED, data.redirected_from_organisation_id
-            code = data.reason
-        case ReferralContactRecordedV1() if data.result is ContactResult.REACHED:
-            step, receiver = StepName.CONTACT_RECORDED, data.to_organisation_id
+        case (
+            ReferralRejectedV1()
+            | ReferralRedirectedV1()
+            | ReferralWithdrawnV1()
+            | ReferralCancelledV1()
+        ):
+            code = data.reason.value
         case ReferralCompletedV1():
-            step, receiver, code = StepName.COMPLETED, data.to_organisation_id, data.outcome
-        case _:
-            return None
+            code = data.outcome.value
+        case ReferralContactRecordedV1():
+            code = data.result.value
     return HandoffStep(
         sequence=sequence,
         referral_id=data.referral_id,
-        step=step,
+        step=StepName(data.ce_type.split(".")[3]),
         occurred_at=data.occurred_at,
-        receiver=receiver,
+        # A redirect is the decision of the organisation that sent it on.
+        receiver=(
+            data.redirected_from_organisation_id
+            if isinstance(data, ReferralRedirectedV1)
+            else data.to_organisation_id
+        ),
         sender=data.from_organisation_id,
-        code=None if code is None else str(code),
+        code=code,
     )
 
 
@@ -144,7 +153,7 @@ def _measured(steps: list[HandoffStep]) -> list[HandoffStep]:
                 received_at is not None and arrived_at is not None and received_at >= arrived_at
             ):
                 decide = _hours(received_at, at)
-            case StepName.CONTACT_RECORDED:
+            case StepName.CONTACT_RECORDED if step.code == _REACHED:
                 reached += 1
                 if reached == 1 and accepted_at is not None:
                     contact = _hours(accepted_at, at)

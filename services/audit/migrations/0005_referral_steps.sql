@@ -1,22 +1,23 @@
 -- The handoff statistics, kept up to date by the consumer instead of recomputed from the whole
 -- log for every request (services/audit/domain/handoffs.py says what is kept and measured).
 
--- One row per referral step the statistics count or measure from, with the times measured on
--- it. Ids of the referral and of organisations, codes and times only: nothing about the
--- person. The consumer writes a batch's new steps, and measures again the earlier steps of
+-- One row per referral step (every step, counted or not: a period's groups are those of the
+-- organisations and routes that took any step in it), with the times measured on it. Ids of
+-- the referral and of organisations, codes and times only: nothing about the person. The consumer writes a batch's new steps, and measures again the earlier steps of
 -- their referrals (a step logged late may come before them), in the log append's
 -- transaction.
 CREATE TABLE referral_steps (
     sequence                 bigint           PRIMARY KEY,  -- its row in audit_log
     referral_id              uuid             NOT NULL,
     step                     text             NOT NULL CHECK (step IN (
-        'submitted', 'received', 'accepted', 'rejected', 'redirected', 'contact_recorded',
-        'completed')),
+        'submitted', 'received', 'accepted', 'rejected', 'redirected', 'withdrawn', 'started',
+        'contact_recorded', 'follow_up_recorded', 'completed', 'cancelled', 'assigned')),
     occurred_at              timestamptz      NOT NULL,
     -- The organisation the step counts for (a redirect: the one that sent it on).
     receiver_organisation_id uuid             NOT NULL,
     sender_organisation_id   uuid             NOT NULL,
-    -- A rejection's or redirection's reason, a completion's outcome.
+    -- The reason of a rejection, redirection, withdrawal or cancellation; a completion's
+    -- outcome; a contact's result (whether it reached the person).
     code                     text,
     receive_hours            double precision,
     decide_hours             double precision,
@@ -44,9 +45,9 @@ fields AS (
                 THEN (data ->> 'redirected_from_organisation_id')::uuid
                 ELSE (data ->> 'to_organisation_id')::uuid END AS receiver,
            (data ->> 'occurred_at')::timestamptz AS at,
-           CASE WHEN step = 'completed' THEN data ->> 'outcome' ELSE data ->> 'reason' END
-               AS code,
-           data ->> 'result' AS result
+           CASE step WHEN 'completed' THEN data ->> 'outcome'
+                     WHEN 'contact_recorded' THEN data ->> 'result'
+                     ELSE data ->> 'reason' END AS code
     FROM steps
 ),
 timed AS (
@@ -54,7 +55,7 @@ timed AS (
            max(at) FILTER (WHERE step IN ('submitted', 'redirected')) OVER earlier AS arrived_at,
            max(at) FILTER (WHERE step = 'received') OVER earlier AS received_at,
            max(at) FILTER (WHERE step = 'accepted') OVER earlier AS accepted_at,
-           count(*) FILTER (WHERE step = 'contact_recorded' AND result = 'reached')
+           count(*) FILTER (WHERE step = 'contact_recorded' AND code = 'reached')
                OVER earlier AS reached_so_far
     FROM fields f
     WINDOW earlier AS (PARTITION BY referral_id ORDER BY at, sequence
@@ -63,17 +64,15 @@ timed AS (
 INSERT INTO referral_steps (sequence, referral_id, step, occurred_at, receiver_organisation_id,
                             sender_organisation_id, code, receive_hours, decide_hours,
                             contact_hours)
-SELECT sequence, referral_id, step, at, receiver, sender,
-       CASE WHEN step IN ('rejected', 'redirected', 'completed') THEN code END,
+SELECT sequence, referral_id, step, at, receiver, sender, code,
        CASE WHEN step = 'received' AND arrived_at IS NOT NULL
             THEN extract(epoch FROM at - arrived_at)::float8 / 3600 END,
        CASE WHEN step IN ('accepted', 'rejected') AND received_at >= arrived_at
             THEN extract(epoch FROM at - received_at)::float8 / 3600 END,
-       CASE WHEN step = 'contact_recorded' AND reached_so_far = 1 AND accepted_at IS NOT NULL
+       CASE WHEN step = 'contact_recorded' AND code = 'reached' AND reached_so_far = 1
+                 AND accepted_at IS NOT NULL
             THEN extract(epoch FROM at - accepted_at)::float8 / 3600 END
-FROM timed
-WHERE step IN ('submitted', 'received', 'accepted', 'rejected', 'redirected', 'completed')
-   OR (step = 'contact_recorded' AND result = 'reached');
+FROM timed;
 
 -- The organisation that filed each referral (named by its submitted and redirected events,
 -- like the agreement version), for the deadlines' routes.

@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from schemas.directory import OrganisationRegisteredV1
 from schemas.envelope import EventData
 from schemas.examples import example_of
 from schemas.referrals import (
@@ -25,6 +26,7 @@ from schemas.referrals import (
     ReferralSubmittedV1,
     ReferralWithdrawnV1,
     RejectionReason,
+    WithdrawalReason,
 )
 from services.audit.domain.handoffs import (
     HandoffStep,
@@ -37,6 +39,7 @@ from services.audit.domain.handoffs import (
 START = dt.datetime(2026, 9, 14, 8, 0, tzinfo=dt.UTC)
 REFERRALS = [uuid.UUID(int=n) for n in range(1, 4)]
 SENDER, RECEIVER = uuid.UUID(int=100), uuid.UUID(int=200)
+REACHED = ContactResult.REACHED.value
 
 
 def _reference(steps: list[HandoffStep]) -> dict[int, tuple[float | None, ...]]:
@@ -61,7 +64,7 @@ def _reference(steps: list[HandoffStep]) -> dict[int, tuple[float | None, ...]]:
         arrived = latest(StepName.SUBMITTED, StepName.REDIRECTED)
         received = latest(StepName.RECEIVED)
         accepted = latest(StepName.ACCEPTED)
-        reached = sum(1 for s in upto if s.step is StepName.CONTACT_RECORDED)
+        reached = sum(1 for s in upto if s.step is StepName.CONTACT_RECORDED and s.code == REACHED)
         receive = hours(arrived, step.occurred_at) if step.step is StepName.RECEIVED else None
         decide = None
         if (
@@ -72,7 +75,7 @@ def _reference(steps: list[HandoffStep]) -> dict[int, tuple[float | None, ...]]:
         ):
             decide = hours(received, step.occurred_at)
         contact = None
-        if step.step is StepName.CONTACT_RECORDED and reached == 1:
+        if step.step is StepName.CONTACT_RECORDED and step.code == REACHED and reached == 1:
             contact = hours(accepted, step.occurred_at)
         times[step.sequence] = (receive, decide, contact)
     return times
@@ -84,18 +87,36 @@ def step_streams(draw: st.DrawFn) -> list[HandoffStep]:
     a sequence of its own: the order they arrived in, which need not be the times' order."""
     count = draw(st.integers(min_value=0, max_value=14))
     sequences = draw(st.permutations(range(1, count + 1)))
-    return [
-        HandoffStep(
-            sequence=sequence,
-            referral_id=draw(st.sampled_from(REFERRALS)),
-            step=draw(st.sampled_from(StepName)),
-            # Quarter hours over two days: ties happen.
-            occurred_at=START + dt.timedelta(minutes=15 * draw(st.integers(0, 192))),
-            receiver=RECEIVER,
-            sender=SENDER,
+    # The steps that measure or are measured, more often than the others.
+    measuring = st.sampled_from(
+        [
+            StepName.SUBMITTED,
+            StepName.RECEIVED,
+            StepName.ACCEPTED,
+            StepName.REJECTED,
+            StepName.REDIRECTED,
+            StepName.CONTACT_RECORDED,
+        ]
+    )
+    steps = []
+    for sequence in sequences:
+        name = draw(st.one_of(measuring, st.sampled_from(StepName)))
+        code = None
+        if name is StepName.CONTACT_RECORDED:
+            code = draw(st.sampled_from(ContactResult)).value
+        steps.append(
+            HandoffStep(
+                sequence=sequence,
+                referral_id=draw(st.sampled_from(REFERRALS)),
+                step=name,
+                # Quarter hours over two days: ties happen.
+                occurred_at=START + dt.timedelta(minutes=15 * draw(st.integers(0, 192))),
+                receiver=RECEIVER,
+                sender=SENDER,
+                code=code,
+            )
         )
-        for sequence in sequences
-    ]
+    return steps
 
 
 @given(steps=step_streams())
@@ -196,10 +217,18 @@ def test_rejections_and_completions_keep_their_code_and_other_steps_none() -> No
     assert accepted.receiver == example_of(ReferralAcceptedV1).to_organisation_id
 
 
-def test_only_contacts_that_reached_the_person_and_counted_steps_are_kept() -> None:
+def test_every_step_of_a_referral_is_kept_and_nothing_else() -> None:
     reached = _changed(ReferralContactRecordedV1, result=ContactResult.REACHED)
     not_reached = _changed(ReferralContactRecordedV1, result=ContactResult.NOT_REACHED)
-    assert handoff_step(reached, 1) is not None
-    assert handoff_step(not_reached, 2) is None
-    for model in (ReferralWithdrawnV1, ReferralStartedV1, ReferralAssignedV1):
-        assert handoff_step(example_of(model), 3) is None, model
+    withdrawn = _changed(ReferralWithdrawnV1, reason=WithdrawalReason.DUPLICATE)
+    found = [handoff_step(data, 1) for data in (reached, not_reached, withdrawn)]
+    assert [(s and s.step, s and s.code) for s in found] == [
+        (StepName.CONTACT_RECORDED, "reached"),
+        (StepName.CONTACT_RECORDED, "not_reached"),
+        (StepName.WITHDRAWN, "duplicate"),
+    ]
+    for model in (ReferralStartedV1, ReferralAssignedV1):
+        step = handoff_step(example_of(model), 3)
+        assert step is not None
+        assert (step.step, step.code) == (model.ce_type.split(".")[3], None)
+    assert handoff_step(example_of(OrganisationRegisteredV1), 4) is None
