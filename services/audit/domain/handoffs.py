@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import get_args
 
 from schemas.envelope import EventData
 from schemas.referrals import (
@@ -56,6 +57,10 @@ class StepName(StrEnum):
     ASSIGNED = "assigned"
 
 
+# Each referral event's step, by its class (this runs for every event the audit logs).
+_STEP_NAMES: dict[type[EventData], StepName] = {
+    model: StepName(model.ce_type.split(".")[3]) for model in get_args(ReferralEvent)
+}
 _ARRIVALS = frozenset({StepName.SUBMITTED, StepName.REDIRECTED})
 _REACHED = ContactResult.REACHED.value
 
@@ -90,8 +95,10 @@ class HandoffStep:
 def handoff_step(data: EventData, sequence: int) -> HandoffStep | None:
     """The step an event logged at `sequence` is (not measured yet); None when the event is
     not a referral's step."""
-    if not isinstance(data, ReferralEvent):
+    name = _STEP_NAMES.get(type(data))
+    if name is None:
         return None
+    assert isinstance(data, ReferralEvent)
     code: str | None = None
     match data:
         case (
@@ -108,7 +115,7 @@ def handoff_step(data: EventData, sequence: int) -> HandoffStep | None:
     return HandoffStep(
         sequence=sequence,
         referral_id=data.referral_id,
-        step=StepName(data.ce_type.split(".")[3]),
+        step=name,
         occurred_at=data.occurred_at,
         # A redirect is the decision of the organisation that sent it on.
         receiver=(
@@ -164,9 +171,12 @@ def _measured(steps: list[HandoffStep]) -> list[HandoffStep]:
             received_at = at
         elif step.step is StepName.ACCEPTED:
             accepted_at = at
-        result.append(
-            replace(step, receive_hours=receive, decide_hours=decide, contact_hours=contact)
-        )
+        if (receive, decide, contact) == step.times:
+            result.append(step)
+        else:
+            result.append(
+                replace(step, receive_hours=receive, decide_hours=decide, contact_hours=contact)
+            )
     return result
 
 

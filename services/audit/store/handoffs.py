@@ -1,5 +1,6 @@
 """The referral steps the statistics read (see migration 0005_referral_steps.sql): the kept
-steps of some referrals read at once, and the measured ones written at once."""
+steps of some referrals read at once, and the measured ones written at once: new steps
+copied in, the times of kept ones set."""
 
 import uuid
 from collections.abc import Collection, Sequence
@@ -7,15 +8,17 @@ from collections.abc import Collection, Sequence
 from services.audit.domain.handoffs import HandoffStep, StepName
 from services.plumbing.database import Connection
 
+_COLUMNS = """sequence, referral_id, step, occurred_at, receiver_organisation_id,
+    sender_organisation_id, code, receive_hours, decide_hours, contact_hours"""
+
 
 async def steps_of(
     connection: Connection, referral_ids: Collection[uuid.UUID]
 ) -> list[HandoffStep]:
     """Every kept step of the referrals, with its times as they were measured."""
     rows = await connection.fetch(
-        """SELECT sequence, referral_id, step, occurred_at, receiver_organisation_id,
-                  sender_organisation_id, code, receive_hours, decide_hours, contact_hours
-           FROM referral_steps WHERE referral_id = ANY($1::uuid[])""",
+        f"""SELECT {_COLUMNS} FROM referral_steps
+            WHERE referral_id = ANY($1::uuid[])""",  # noqa: S608 (a fixed column list)
         list(referral_ids),
     )
     return [
@@ -35,28 +38,43 @@ async def steps_of(
     ]
 
 
-async def write(connection: Connection, steps: Sequence[HandoffStep]) -> None:
-    """Add the new steps and set the times of those kept already, in one statement."""
+async def add(connection: Connection, steps: Sequence[HandoffStep]) -> None:
+    """Add steps just logged (their sequences are new), at once."""
+    if not steps:
+        return
+    await connection.copy_records_to_table(
+        "referral_steps",
+        columns=[column.strip() for column in _COLUMNS.split(",")],
+        records=[
+            (
+                s.sequence,
+                s.referral_id,
+                s.step.value,
+                s.occurred_at,
+                s.receiver,
+                s.sender,
+                s.code,
+                s.receive_hours,
+                s.decide_hours,
+                s.contact_hours,
+            )
+            for s in steps
+        ],
+    )
+
+
+async def set_times(connection: Connection, steps: Sequence[HandoffStep]) -> None:
+    """Set the times of steps kept already, at once."""
     if not steps:
         return
     await connection.execute(
-        """INSERT INTO referral_steps (sequence, referral_id, step, occurred_at,
-                                       receiver_organisation_id, sender_organisation_id, code,
-                                       receive_hours, decide_hours, contact_hours)
-           SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::timestamptz[],
-                                $5::uuid[], $6::uuid[], $7::text[], $8::float8[],
-                                $9::float8[], $10::float8[])
-           ON CONFLICT (sequence) DO UPDATE
-               SET receive_hours = EXCLUDED.receive_hours,
-                   decide_hours = EXCLUDED.decide_hours,
-                   contact_hours = EXCLUDED.contact_hours""",
+        """UPDATE referral_steps s
+           SET receive_hours = u.receive_hours, decide_hours = u.decide_hours,
+               contact_hours = u.contact_hours
+           FROM unnest($1::bigint[], $2::float8[], $3::float8[], $4::float8[])
+               AS u(sequence, receive_hours, decide_hours, contact_hours)
+           WHERE s.sequence = u.sequence""",
         [s.sequence for s in steps],
-        [s.referral_id for s in steps],
-        [s.step.value for s in steps],
-        [s.occurred_at for s in steps],
-        [s.receiver for s in steps],
-        [s.sender for s in steps],
-        [s.code for s in steps],
         [s.receive_hours for s in steps],
         [s.decide_hours for s in steps],
         [s.contact_hours for s in steps],

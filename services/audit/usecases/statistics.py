@@ -26,7 +26,12 @@ async def count_steps(connection: Connection, steps: Sequence[HandoffStep]) -> N
     if not steps:
         return
     kept = await handoffs.steps_of(connection, {step.referral_id for step in steps})
-    await handoffs.write(connection, remeasured(kept, steps))
+    written = remeasured(kept, steps)
+    logged_now = {step.sequence for step in steps}
+    await handoffs.add(connection, [step for step in written if step.sequence in logged_now])
+    await handoffs.set_times(
+        connection, [step for step in written if step.sequence not in logged_now]
+    )
 
 
 @dataclass(frozen=True)
