@@ -12,6 +12,12 @@ comes before it in (occurred_at, log sequence) order, wherever that step lies:
 - to first contact: the first contact that reached the person, from the latest acceptance
   before it.
 
+A referral's steps are measured against all of its steps, in whichever county. (Before the
+steps were kept, the statistics measured among the steps that named one of the asking county's
+organisations. The two can differ only for a referral filed from outside the county that also
+went to an organisation outside it, with steps whose times are out of their order or equal:
+the referral service takes a referral's steps one after the other.)
+
 Every step of a referral is kept, each once, whether it is counted or not (a period's groups
 are those of the organisations and routes that took any step in it, even one that counts
 nothing). What is kept: the ids of the referral and of organisations, codes and times; never
