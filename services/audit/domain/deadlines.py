@@ -240,6 +240,8 @@ class Step:
     opens: tuple[DeadlineKind, ...] = ()
     # The agreement (and version) the referral is under from this step on, when it says.
     agreement: tuple[AgreementId, int] | None = None
+    # The organisation that sent the referral (every step names it).
+    sender: OrganisationId | None = None
 
 
 _ACKNOWLEDGED = frozenset({DeadlineKind.ACKNOWLEDGE})
@@ -268,6 +270,7 @@ def step_of(data: EventData) -> Step | None:
             closes,
             opens,
             agreement,
+            data.from_organisation_id,
         )
 
     match data:

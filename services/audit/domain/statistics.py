@@ -1,7 +1,8 @@
 """Handoff statistics for the quality framework: what a period's referral steps and deadlines
 add up to, per route, per receiving organisation and for the whole county.
 
-What is counted (the store computes it, services/audit/store/statistics.py):
+What is counted (each step and its times are kept as the consumer logs it, by the rules of
+services/audit/domain/handoffs.py; services/audit/store/statistics.py sums a period's):
 
 - a period is whole days in Oslo, `from` to `to` inclusive; a step counts in the period its
   `occurred_at` falls in, a deadline in the period its due time falls in;

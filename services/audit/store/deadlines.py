@@ -110,7 +110,10 @@ class DeadlineBook:
     # The last occurrence of each kind of each referral's deadlines, ended ones included.
     occurrences: dict[tuple[ReferralId, DeadlineKind], int]
     levels: dict[tuple[AgreementId, int], ServiceLevels]
-    followed: dict[ReferralId, tuple[AgreementId, int]] = field(default_factory=dict)
+    # What the steps said of each referral: its agreement version and its sender.
+    followed: dict[ReferralId, tuple[tuple[AgreementId, int], OrganisationId | None]] = field(
+        default_factory=dict
+    )
     opened: dict[tuple[ReferralId, DeadlineKind, int], Deadline] = field(default_factory=dict)
     changed: dict[tuple[ReferralId, DeadlineKind, int], Deadline] = field(default_factory=dict)
 
@@ -169,10 +172,17 @@ class DeadlineBook:
         }
         return cls(followed, unended, occurrences, levels)
 
-    def follow(self, referral_id: ReferralId, agreement: tuple[AgreementId, int]) -> None:
-        """The referral is under this agreement version from now on."""
+    def follow(
+        self,
+        referral_id: ReferralId,
+        agreement: tuple[AgreementId, int],
+        *,
+        sender: OrganisationId | None,
+    ) -> None:
+        """The referral is under this agreement version from now on (and was sent by
+        `sender`, which the statistics name its deadlines' routes by)."""
         self.agreements[referral_id] = agreement
-        self.followed[referral_id] = agreement
+        self.followed[referral_id] = (agreement, sender)
 
     def unended_of(self, referral_id: ReferralId) -> list[Deadline]:
         return list(self.unended.get(referral_id, ()))
@@ -206,14 +216,17 @@ class DeadlineBook:
         """Write what the steps changed: agreements followed, deadlines opened and changed."""
         if self.followed:
             await connection.execute(
-                """INSERT INTO deadline_referrals (referral_id, agreement_id, agreement_version)
-                   SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[])
+                """INSERT INTO deadline_referrals (referral_id, agreement_id, agreement_version,
+                                                  sender_organisation_id)
+                   SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::uuid[])
                    ON CONFLICT (referral_id) DO UPDATE
                        SET agreement_id = EXCLUDED.agreement_id,
-                           agreement_version = EXCLUDED.agreement_version""",
+                           agreement_version = EXCLUDED.agreement_version,
+                           sender_organisation_id = EXCLUDED.sender_organisation_id""",
                 list(self.followed),
-                [agreement for agreement, _ in self.followed.values()],
-                [version for _, version in self.followed.values()],
+                [agreement for (agreement, _), _ in self.followed.values()],
+                [version for (_, version), _ in self.followed.values()],
+                [sender for _, sender in self.followed.values()],
             )
         if self.opened:
             await connection.copy_records_to_table(

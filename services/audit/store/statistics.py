@@ -1,9 +1,11 @@
-"""The statistics' SQL: the referral events of the audit log (their canonical payload's
-`data`) and the deadlines table, summed per route, per receiving organisation and for the
-county in one pass each (GROUPING SETS). The rules are services/audit/domain/statistics.py's.
+"""The statistics' SQL: the referral steps the consumer keeps, with their times measured
+(referral_steps, migration 0005), and the deadlines, summed per route, per receiving
+organisation and for the county in one pass each (GROUPING SETS). The rules are
+services/audit/domain/statistics.py's and handoffs.py's.
 
-Every referral event is read for each query (the times need a referral's earlier steps, which
-may lie before the period): fine at today's volumes; pre-aggregation is a later issue."""
+A period reads only its own steps (by receiver and time: the times were measured when the
+steps were logged), so what a request costs grows with the period and the county, not with
+the log. Routes are named from the directory as it is when asked."""
 
 import uuid
 
@@ -20,70 +22,29 @@ from services.audit.domain.statistics import (
 )
 from services.plumbing.database import Connection
 
-_REFERRAL = "no.overgang.referral."
-
 # $1 county, $2 start, $3 end (exclusive), $4 receiving organisation or NULL, $5 route or NULL.
-# A step belongs to its receiver (a redirect to the organisation that sent it on); each time
-# is measured from the latest earlier step it runs from, among the referral's own steps.
-_STEPS = """
-WITH county AS (
-    SELECT coalesce(array_agg(organisation_id), '{}') AS organisations
-    FROM directory_organisations WHERE county_number = $1
-),
-referral_events AS (
-    SELECT l.sequence, split_part(l.type, '.', 4) AS step,
-           convert_from(l.payload, 'UTF8')::jsonb -> 'data' AS data
-    FROM audit_log l, county c
-    WHERE l.type LIKE 'no.overgang.referral.%' AND l.payload IS NOT NULL AND l.dead_letter IS NULL
-      AND l.organisation_ids && c.organisations
-),
-steps AS (
-    SELECT sequence, step,
-           (data ->> 'referral_id')::uuid AS referral_id,
-           (data ->> 'from_organisation_id')::uuid AS sender,
-           CASE WHEN step = 'redirected'
-                THEN (data ->> 'redirected_from_organisation_id')::uuid
-                ELSE (data ->> 'to_organisation_id')::uuid END AS receiver,
-           (data ->> 'occurred_at')::timestamptz AS at,
-           data ->> 'reason' AS reason,
-           data ->> 'outcome' AS outcome,
-           data ->> 'result' AS result
-    FROM referral_events
-),
-timed AS (
-    SELECT s.*,
-           max(at) FILTER (WHERE step IN ('submitted', 'redirected')) OVER earlier AS arrived_at,
-           max(at) FILTER (WHERE step = 'received') OVER earlier AS received_at,
-           max(at) FILTER (WHERE step = 'accepted') OVER earlier AS accepted_at,
-           count(*) FILTER (WHERE step = 'contact_recorded' AND result = 'reached')
-               OVER earlier AS reached_so_far
-    FROM steps s
-    WINDOW earlier AS (PARTITION BY referral_id ORDER BY at, sequence
-                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-),
-measured AS (
-    SELECT t.step, t.receiver, t.reason, t.outcome,
+# The county's organisations as an array, so that the rows are found through the index of
+# (organisation, time) for the period only (a join with the directory has the planner scan
+# every step of every period).
+_COUNTY = "ARRAY(SELECT organisation_id FROM directory_organisations WHERE county_number = $1)"
+
+# A step belongs to its receiver (a redirect to the organisation that sent it on).
+_STEPS = f"""
+WITH measured AS (
+    SELECT s.step, s.receiver_organisation_id AS receiver, s.code,
            coalesce(sd.type, 'unknown') || '->' || rd.type AS route,
-           CASE WHEN t.step = 'received' AND t.arrived_at IS NOT NULL
-                THEN extract(epoch FROM t.at - t.arrived_at)::float8 / 3600 END
-               AS receive_hours,
-           CASE WHEN t.step IN ('accepted', 'rejected') AND t.received_at >= t.arrived_at
-                THEN extract(epoch FROM t.at - t.received_at)::float8 / 3600 END
-               AS decide_hours,
-           CASE WHEN t.step = 'contact_recorded' AND t.result = 'reached'
-                     AND t.reached_so_far = 1 AND t.accepted_at IS NOT NULL
-                THEN extract(epoch FROM t.at - t.accepted_at)::float8 / 3600 END
-               AS contact_hours
-    FROM timed t
-    JOIN directory_organisations rd
-      ON rd.organisation_id = t.receiver AND rd.county_number = $1
-    LEFT JOIN directory_organisations sd ON sd.organisation_id = t.sender
-    WHERE t.at >= $2 AND t.at < $3 AND ($4::uuid IS NULL OR t.receiver = $4)
+           s.receive_hours, s.decide_hours, s.contact_hours
+    FROM referral_steps s
+    JOIN directory_organisations rd ON rd.organisation_id = s.receiver_organisation_id
+    LEFT JOIN directory_organisations sd ON sd.organisation_id = s.sender_organisation_id
+    WHERE s.receiver_organisation_id = ANY ({_COUNTY})
+      AND s.occurred_at >= $2 AND s.occurred_at < $3
+      AND ($4::uuid IS NULL OR s.receiver_organisation_id = $4)
 ),
 chosen AS (
     SELECT * FROM measured WHERE $5::text IS NULL OR route = $5
 )
-"""
+"""  # noqa: S608 (fixed fragments)
 
 _LEVEL = """CASE GROUPING(route, receiver) WHEN 1 THEN 'route' WHEN 2 THEN 'organisation'
                 ELSE 'county' END AS level,
@@ -111,14 +72,12 @@ GROUP BY {_SETS}"""  # noqa: S608 (fixed fragments)
 
 _CODE_TALLIES = f"""{_STEPS}
 SELECT {_LEVEL}, step, code, count(*) AS count
-FROM (SELECT route, receiver, step,
-             CASE step WHEN 'rejected' THEN reason ELSE outcome END AS code
-      FROM chosen WHERE step IN ('rejected', 'completed')) coded
-WHERE code IS NOT NULL
+FROM chosen
+WHERE step IN ('rejected', 'completed') AND code IS NOT NULL
 GROUP BY GROUPING SETS ((route, step, code), (receiver, step, code), (step, code))"""  # noqa: S608 (fixed fragments)
 
 # A deadline's route: its receiver's type, and the type of the organisation that filed the
-# referral (any of its submitted or redirected events names it as from_organisation_id).
+# referral (as its latest submitted or redirected event named it).
 _DEADLINE_TALLIES = f"""
 WITH due AS (
     SELECT d.organisation_id AS receiver,
@@ -126,22 +85,11 @@ WITH due AS (
            d.met_at IS NOT NULL AND d.met_at <= d.due_at AND d.missed_raised_at IS NULL
                AS in_time
     FROM deadlines d
-    JOIN directory_organisations rd
-      ON rd.organisation_id = d.organisation_id AND rd.county_number = $1
-    LEFT JOIN LATERAL (
-        SELECT (convert_from(l.payload, 'UTF8')::jsonb #>> '{{data,from_organisation_id}}')::uuid
-                   AS sender
-        FROM audit_log l
-        WHERE l.subject_id = d.subject_id
-          AND l.type IN ('{_REFERRAL}submitted.v1', '{_REFERRAL}redirected.v1')
-          AND l.payload IS NOT NULL AND l.dead_letter IS NULL
-          AND convert_from(l.payload, 'UTF8')::jsonb #>> '{{data,referral_id}}'
-              = d.referral_id::text
-        ORDER BY l.sequence DESC
-        LIMIT 1
-    ) filed ON true
-    LEFT JOIN directory_organisations sd ON sd.organisation_id = filed.sender
-    WHERE d.due_at >= $2 AND d.due_at < $3
+    JOIN directory_organisations rd ON rd.organisation_id = d.organisation_id
+    LEFT JOIN deadline_referrals r ON r.referral_id = d.referral_id
+    LEFT JOIN directory_organisations sd ON sd.organisation_id = r.sender_organisation_id
+    WHERE d.organisation_id = ANY ({_COUNTY})
+      AND d.due_at >= $2 AND d.due_at < $3
       AND NOT (d.closed_at IS NOT NULL AND d.closed_at < d.due_at)
       AND ($4::uuid IS NULL OR d.organisation_id = $4)
 )

@@ -93,7 +93,7 @@ async def take_referral_steps(
     notices: list[CloudEvent] = []
     for step in steps:
         if step.agreement is not None:
-            book.follow(step.referral_id, step.agreement)
+            book.follow(step.referral_id, step.agreement, sender=step.sender)
         agreement = book.agreements.get(step.referral_id)
         if agreement is None:
             log.info(

@@ -1,6 +1,7 @@
 """Recording what is consumed: each event or dead-lettered record becomes one row of the log,
-and the events the audit service reads from (directory, access, referrals) update its views
-and the referrals' deadlines, in the same transaction as the consumer's inbox row."""
+and the events the audit service reads from (directory, access, referrals) update its views,
+the referrals' deadlines and the steps the statistics count, in the same transaction as the
+consumer's inbox row."""
 
 import datetime as dt
 from collections.abc import Sequence
@@ -18,8 +19,9 @@ from schemas.topics import DEADLINE
 from services.audit.domain.chain import ChainRow, Entry
 from services.audit.domain.deadlines import Step, step_of
 from services.audit.domain.entries import event_entry
+from services.audit.domain.handoffs import HandoffStep, handoff_step
 from services.audit.store import access, directory, log
-from services.audit.usecases import deadlines
+from services.audit.usecases import deadlines, statistics
 from services.plumbing.database import Connection
 
 
@@ -50,14 +52,17 @@ async def record_events(
 ) -> list[ChainRow | None]:
     """What `record_event` does for each event in turn, done for them all at once: one append
     of every row, and the referral steps' deadlines in bulk (a view-feeding event in between
-    takes its turn, so that order holds)."""
+    takes its turn, so that order holds), and their statistics in bulk (which no view feeds)."""
     rows = await log.append_all(
         connection, [event_entry(event, topic=topic, recorded_at=now) for _, event in events]
     )
     steps: list[Step] = []
+    counted: list[HandoffStep] = []
     for (data, _), row in zip(events, rows, strict=True):
         if row is None:
             continue
+        if (handoff := handoff_step(data, row.sequence)) is not None:
+            counted.append(handoff)
         if (step := step_of(data)) is not None:
             steps.append(step)
         elif _feeds_views(data):
@@ -65,6 +70,7 @@ async def record_events(
             steps = []
             await _update_views(connection, data, row, deadline_topic=deadline_topic, now=now)
     await deadlines.take_referral_steps(connection, steps, topic=deadline_topic, now=now)
+    await statistics.count_steps(connection, counted)
     return rows
 
 
