@@ -295,9 +295,12 @@ async def carry(bootstrap: str, run: Run, generating: "asyncio.Task[Any]") -> di
     try:
         existing = set(await admin.list_topics())
         keep = {"retention.ms": "-1"}  # until the run has carried them, however long it takes
+        # The audit service's deadline notices (the scan and the cold start raise them).
+        notices = f"{run.topic_prefix}deadlines"
         await admin.create_topics(
             [NewTopic(t, PARTITIONS, 1, topic_configs=keep) for t in ours if t not in existing]
             + [NewTopic(f"{t}.dlq", 1, 1) for t in ours if f"{t}.dlq" not in existing]
+            + ([NewTopic(notices, PARTITIONS, 1)] if notices not in existing else [])
         )
     finally:
         await admin.close()
@@ -571,21 +574,24 @@ async def cold_start(bootstrap: str, run: Run, service: str, *, url: str) -> flo
         "OVERGANG_INDEX_KEY": base64.b64encode(run.keys.index_key).decode(),
         "OVERGANG_LOG_LEVEL": "WARNING",
     }
+    log = run.keys_file.parent / f"{service}.log"
     began = time.perf_counter()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.restart",
-        service,
-        f"{run.topic_prefix}restart.",
-        env=environment,
-        stdout=asyncio.subprocess.DEVNULL,
-    )
+    with log.open("ab") as output:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.restart",
+            service,
+            f"{run.topic_prefix}restart.",
+            env=environment,
+            stdout=output,
+            stderr=output,
+        )
     try:
         async with httpx.AsyncClient() as client:
             while True:
                 if process.returncode is not None:
-                    raise RuntimeError(f"the {service} service stopped before it was ready")
+                    raise RuntimeError(f"the {service} service stopped before it was ready: {log}")
                 with contextlib.suppress(httpx.HTTPError):
                     answer = await client.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
                     if answer.status_code == 200:
