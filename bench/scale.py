@@ -1,6 +1,12 @@
 """Scale benchmark: years of national data made by bench/generate.py through the referral
 service's use cases, carried by the outbox relay over Kafka into the audit service's consumers
-(the real paths), then the queries people wait on, timed on that data with each query's plan:
+(the real paths), then the queries people wait on, timed on that data with each query's plan.
+
+A run is kept in schemas of its own (`scale_<referrals>_s<seed>_referral` and `_audit` in the
+stack's test database) with its keys in var/scale/: the counties are generated in parallel
+processes (`--workers`), each all or nothing, and the carry's topics and consumer groups are
+the run's, so a run stopped part way goes on where it stopped when started again. The carry
+runs after the generation: it is the audit consumers catching up on a backlog. Measured:
 
 - the received worklist of the busiest NAV office (first page, p50/p99; the store function
   behind `GET /v1/referrals?box=received`);
@@ -8,12 +14,14 @@ service's use cases, carried by the outbox relay over Kafka into the audit servi
 - the handoff statistics of the largest county for a year and for five years
   (`GET /v1/audit/stats`);
 - verifying the whole hash chain (`overgang audit verify`);
+- the audit service's deadline scan (the first after the history, then steady ones);
+- a cold start of the referral and audit services on the run's data (time to ready);
 - and what the data takes on disk.
 
 Goals (issue 11): worklist p99 < 50 ms, yearly county statistics < 2 s, verify of 10M rows
 < 100 s. Figures to bench/results/scale.json (one entry per size, kept beside the others).
 
-`python -m bench.scale --referrals 10000` (see `make bench-scale`)."""
+`python -m bench.scale --referrals 10000 [--keep]` (see `make bench-scale`)."""
 
 import argparse
 import asyncio
@@ -207,6 +215,12 @@ async def prepare(run: Run) -> Run:
     connection = await asyncpg.connect(run.referral_url)
     try:
         await connection.execute(GENERATED_COUNTIES)
+        # What each call's carry did (a run resumed later is carried in parts).
+        await connection.execute(
+            """CREATE TABLE IF NOT EXISTS carries (
+                   carried_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                   figures    jsonb       NOT NULL)"""
+        )
         await connection.execute("CREATE TABLE IF NOT EXISTS incarnation (id text NOT NULL)")
         await connection.execute(
             "INSERT INTO incarnation SELECT $1 WHERE NOT EXISTS (SELECT FROM incarnation)",
@@ -287,7 +301,8 @@ async def carry(bootstrap: str, run: Run, generating: "asyncio.Task[Any]") -> di
     """The referral outbox through the outbox relay and Kafka into the audit service's
     consumers, until generation is done and the audit log holds every event. The relay prunes
     what it sent after a minute, so the outbox does not keep the decade. Consumer groups and
-    topics are the run's own and kept: a run resumed later goes on where it stopped."""
+    topics are the run's own and kept: a run resumed later goes on where it stopped. Each
+    call's figures are kept in the run's `carries`."""
     # What the referral service writes to its outbox.
     ours = [f"{run.topic_prefix}{topic.name}" for topic in (PERSON, DIRECTORY_TOPIC, ACCESS)]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -331,6 +346,9 @@ async def carry(bootstrap: str, run: Run, generating: "asyncio.Task[Any]") -> di
     await dead_letters.start()
     began = time.perf_counter()
     logged_before = await _logged(pool)
+    # When the generation is done, what is left is a backlog: from then on the consumers are
+    # catching up, as after downtime.
+    caught_up_from: tuple[float, int] | None = None
     relaying = asyncio.create_task(relay.run(stop))
     await broker.start()
     try:
@@ -338,23 +356,37 @@ async def carry(bootstrap: str, run: Run, generating: "asyncio.Task[Any]") -> di
             await asyncio.sleep(2)
             if generating.done():
                 generating.result()  # a failed generation stops the run here
+                if caught_up_from is None:
+                    caught_up_from = (time.perf_counter(), await _logged(pool))
                 expected = _total(list((await generated(run)).values()))["events"]
                 logged = await _logged(pool)
                 if logged >= expected:
                     break
-        elapsed = time.perf_counter() - began
+        ended = time.perf_counter()
     finally:
         stop.set()
         await relaying
         await broker.stop()
         await dead_letters.stop()
         await pool.close()
-    return {
-        "events": expected,
-        "carried_now": logged - logged_before,
-        "seconds": round(elapsed, 1),
-        "events_per_s": round((logged - logged_before) / elapsed),
+    since, logged_then = caught_up_from
+    carried = {
+        "events": logged - logged_before,
+        "seconds": round(ended - began, 1),
+        "events_per_s": round((logged - logged_before) / (ended - began)),
+        # The backlog left when the generation was done, and how fast it was caught up.
+        "catch_up_events": logged - logged_then,
+        "catch_up_seconds": round(ended - since, 1),
+        "catch_up_events_per_s": round((logged - logged_then) / max(ended - since, 1e-9)),
     }
+    connection = await asyncpg.connect(run.referral_url)
+    try:
+        await connection.execute(
+            "INSERT INTO carries (figures) VALUES ($1::jsonb)", json.dumps(carried)
+        )
+    finally:
+        await connection.close()
+    return {"events": expected, "this_call": carried}
 
 
 async def _logged(pool: asyncpg.Pool) -> int:
@@ -512,11 +544,12 @@ async def build(
     """Generate what is not generated yet and carry it to the audit log; what was generated
     (all of the run) and at what rates (this call's)."""
     await generate_directory(run.referral_url, run.keys, seed=seed, topic_prefix=run.topic_prefix)
-    # Generation first, then the carry: the carry is then a consumer catching up on a backlog
-    # (what a restart after downtime is), on a machine not shared with the generator.
+    # The carry goes on while the counties are generated, so that the relay prunes the outbox
+    # as it goes (a decade of outbox would not fit on the disk at 1M referrals); what is left
+    # when they are done is a backlog the consumers catch up on.
     generating = asyncio.create_task(generate_counties(run, referrals, seed, workers))
-    generated_now = await generating
     carried = await carry(bootstrap, run, generating)
+    generated_now = await generating
     counties = [row for number, row in (await generated(run)).items() if number != DIRECTORY]
     # Each county's own time: what one generator process does per second.
     rates = [json.loads(row["rate"]) for row in counties]
@@ -531,8 +564,20 @@ async def build(
             "use_cases_per_s_per_process": round(use_cases / process_seconds, 1),
             **generated_now,
         },
-        "carried_to_audit": carried,
+        "carried_to_audit": {**carried, "calls": await carries(run)},
     }
+
+
+async def carries(run: Run) -> list[dict[str, Any]]:
+    """Every carry of the run so far (one unless it was resumed)."""
+    connection = await asyncpg.connect(run.referral_url)
+    try:
+        return [
+            json.loads(row["figures"])
+            for row in await connection.fetch("SELECT figures FROM carries ORDER BY carried_at")
+        ]
+    finally:
+        await connection.close()
 
 
 async def queries(run: Run) -> dict[str, Any]:
