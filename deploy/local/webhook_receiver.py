@@ -86,12 +86,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(204, f"{handled} webhook-id={webhook_id} {describe(event)}")
 
     def _answer(self, status: int, line: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+        # The line first: when the sender has its answer, the delivery is in the log (the
+        # tests read the log as soon as they are answered).
         at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with _PRINTING:
             print(f"{at} {status} {line}", flush=True)
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def log_message(self, format: str, *args: object) -> None:
         """One line per delivery is printed by `_answer`; http.server's own lines are not."""

@@ -180,6 +180,15 @@ async def _interface_error(request: Request, error: Exception) -> JSONResponse:
     return await _unexpected(request, error)
 
 
+async def _internal_client_error(request: Request, error: Exception) -> JSONResponse:
+    """asyncpg's InternalClientError is the driver losing track of a connection that the
+    database broke in the middle of an operation (seen when PostgreSQL shut down while a
+    connection went back to the pool): the database's being away. Logged in full, in case it
+    is ever anything else."""
+    log.warning("database connection broken in the middle of an operation", exc_info=error)
+    return await _database_unavailable(request, error)
+
+
 async def _invalid_cloudevents(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, InvalidCloudEvents)
     errors = [
@@ -248,6 +257,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     for unavailable in DATABASE_UNAVAILABLE:
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(asyncpg.InterfaceError, _interface_error)
+    app.add_exception_handler(asyncpg.InternalClientError, _internal_client_error)
     app.add_exception_handler(InvalidCloudEvents, _invalid_cloudevents)
     app.add_exception_handler(UnsupportedEventMediaType, _unsupported_event_media_type)
     app.add_exception_handler(TooManyEvents, _too_many_events)

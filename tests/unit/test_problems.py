@@ -40,6 +40,13 @@ def _app() -> FastAPI:
             "cannot call Transaction.__aexit__(): the underlying connection is closed"
         )
 
+    @app.get("/connection-broken-mid-operation")
+    async def connection_broken_mid_operation() -> None:
+        # What a request met when PostgreSQL shut down as its connection went back to the pool.
+        raise asyncpg.InternalClientError(
+            "cannot switch to state 15; another operation (2) is in progress"
+        )
+
     @app.get("/driver-misused")
     async def driver_misused() -> None:
         raise asyncpg.InterfaceError("cannot perform operation: another operation is in progress")
@@ -106,7 +113,15 @@ def test_a_cursor_not_made_by_the_list_names_the_cursor_parameter() -> None:
         assert [error["field"] for error in response.json()["errors"]] == ["cursor"]
 
 
-@pytest.mark.parametrize("path", ["/database-restarting", "/connection-lost", "/connection-reset"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/database-restarting",
+        "/connection-lost",
+        "/connection-reset",
+        "/connection-broken-mid-operation",
+    ],
+)
 def test_a_database_out_of_reach_is_a_503_to_send_again(path: str) -> None:
     response = TestClient(_app(), raise_server_exceptions=False).get(path)
 
