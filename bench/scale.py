@@ -28,6 +28,7 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -340,6 +341,11 @@ async def carry(bootstrap: str, run: Run, generating: "asyncio.Task[Any]") -> di
             retention_s=60,
             prune_every_s=60,
             progress_topic=f"{run.topic_prefix}outbox-progress",
+            # Leadership is an advisory lock, and those are per database: runs side by side in
+            # the test database must not wait for each other's relay.
+            leader_lock=int.from_bytes(
+                hashlib.sha256(run.topic_prefix.encode()).digest()[:8], "big", signed=True
+            ),
         ),
     )
     stop = asyncio.Event()
