@@ -178,8 +178,12 @@ class Run:
         return schema_url(self.database_url, self.referral_schema)
 
     @property
+    def audit_schema(self) -> str:
+        return f"{self.name}_audit"
+
+    @property
     def audit_url(self) -> str:
-        return schema_url(self.database_url, f"{self.name}_audit")
+        return schema_url(self.database_url, self.audit_schema)
 
     @property
     def topic_prefix(self) -> str:
@@ -203,7 +207,7 @@ async def prepare(run: Run) -> Run:
     generated; the run with its incarnation."""
     admin = await asyncpg.connect(run.database_url)
     try:
-        for schema in (run.referral_schema, f"{run.name}_audit"):
+        for schema in (run.referral_schema, run.audit_schema):
             await admin.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     finally:
         await admin.close()
@@ -725,7 +729,7 @@ async def drop(bootstrap: str, run: Run) -> None:
         await kafka.close()
     admin = await asyncpg.connect(run.database_url)
     try:
-        for schema in (run.referral_schema, f"{run.name}_audit"):
+        for schema in (run.referral_schema, run.audit_schema):
             await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
         await admin.close()
